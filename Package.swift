@@ -1,0 +1,130 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Security-relevant packages are pinned exactly; the rest follow semver from a known-good floor.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "strongroom",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "strongroom", targets: ["strongroom"]),
+    ],
+    dependencies: [
+        // Cryptography, JOSE, X.509, TLS: exact pins.
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", exact: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", exact: "2.5.0"),
+        // Server, storage, operations.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Domain values, configuration, errors. No crypto, no HTTP, no SQL.
+        .target(
+            name: "StrongroomCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Safe JOSE layer over jwt-kit / swift-crypto, X.509 helpers.
+        .target(
+            name: "StrongroomJOSE",
+            dependencies: [
+                "StrongroomCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Storage protocols and the one SQL implementation (SQLite | PostgreSQL).
+        .target(
+            name: "StrongroomStorage",
+            dependencies: [
+                "StrongroomCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Profiles as ordered lists of named checks; client/service configuration checks.
+        .target(
+            name: "StrongroomPolicy",
+            dependencies: ["StrongroomCore", "StrongroomJOSE"],
+            swiftSettings: swiftSettings
+        ),
+        // The protocol engine: one processor per endpoint. Never imports the HTTP framework.
+        .target(
+            name: "StrongroomEngine",
+            dependencies: [
+                "StrongroomCore", "StrongroomJOSE", "StrongroomStorage", "StrongroomPolicy",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTPS transport, pages, admin API, metrics endpoint.
+        .target(
+            name: "StrongroomServer",
+            dependencies: [
+                "StrongroomCore", "StrongroomEngine", "StrongroomJOSE", "StrongroomStorage", "StrongroomPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Pages")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "strongroom",
+            dependencies: [
+                "StrongroomCore", "StrongroomServer", "StrongroomEngine", "StrongroomStorage", "StrongroomJOSE", "StrongroomPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StrongroomTests",
+            dependencies: [
+                "StrongroomCore", "StrongroomJOSE", "StrongroomStorage", "StrongroomPolicy", "StrongroomEngine", "StrongroomServer",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import StrongroomCore
+import StrongroomJOSE
+import StrongroomPolicy
+import StrongroomStorage
+
+/// The protocol engine: owns all OAuth state and decides every step.
+/// One processor per endpoint; input a `TransportRequest`, output a response value.
+public final class Engine: Sendable {
+    public let configuration: StrongroomConfiguration
+    public let storage: any Storage
+    public let keys: KeyManager
+    public let clients: ClientRegistry
+    public let users: UserDirectory
+    let clock: any TimeSource
+    let random: any RandomSource
+    let hasher: SecretHasher
+    let logger: Logger
+    let trustAnchors: CertificateTrustAnchors
+    let jwksFetcher: ClientKeyResolver
+
+    public var service: ServiceSettings { configuration.service }
+    public var issuer: String { configuration.service.issuer }
+
+    init(configuration: StrongroomConfiguration, storage: any Storage, keys: KeyManager, clients: ClientRegistry,
+         users: UserDirectory, clock: any TimeSource, random: any RandomSource, hasher: SecretHasher, logger: Logger,
+         trustAnchors: CertificateTrustAnchors, jwksFetcher: ClientKeyResolver) {
+        self.configuration = configuration
+        self.storage = storage
+        self.keys = keys
+        self.clients = clients
+        self.users = users
+        self.clock = clock
+        self.random = random
+        self.hasher = hasher
+        self.logger = logger
+        self.trustAnchors = trustAnchors
+        self.jwksFetcher = jwksFetcher
+    }
+
+    /// Builds the engine over migrated storage: loads or creates signing keys, seeds configured clients and users.
+    public static func start(
+        configuration: StrongroomConfiguration,
+        storage: any Storage,
+        logger: Logger = Logger(label: "strongroom.engine"),
+        clock: any TimeSource = SystemTime(),
+        random: any RandomSource = SystemRandom(),
+        seed: Bool = true
+    ) async throws -> Engine {
+        guard let key = Data(base64Encoded: configuration.secretHashKey) else {
+            throw ConfigurationError(key: "secret_hash_key", message: "must be base64")
+        }
+        let hasher = SecretHasher(key: key)
+        let keys = try await KeyManager.load(storage: storage, clock: clock, logger: logger)
+        let anchors = try CertificateTrustAnchors(pemFiles: configuration.server.clientCATrustAnchors)
+        let clients = ClientRegistry(storage: storage, service: configuration.service, hasher: hasher, random: random, clock: clock)
+        let users = UserDirectory(storage: storage, random: random, clock: clock)
+        let engine = Engine(configuration: configuration, storage: storage, keys: keys, clients: clients, users: users,
+                            clock: clock, random: random, hasher: hasher, logger: logger, trustAnchors: anchors,
+                            jwksFetcher: ClientKeyResolver(logger: logger))
+        if seed { try await engine.seedFromConfiguration() }
+        return engine
+    }
+
+    /// Creates or refreshes the clients and users declared in the configuration file.
+    func seedFromConfiguration() async throws {
+        for seed in configuration.clients {
+            try await clients.upsertSeed(seed)
+        }
+        for seed in configuration.users {
+            try await users.upsertSeed(seed)
+        }
+    }
+
+    public func shutdown() async {
+        await jwksFetcher.shutdown()
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import StrongroomCore
+import StrongroomJOSE
+
+/// A name/value pair from a query string, a form body or a header list (order and duplicates kept).
+public struct Param: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(_ name: String, _ value: String) { self.name = name; self.value = value }
+}
+
+/// Which listener a request arrived on.
+public enum Listener: String, Sendable {
+    /// The main TLS listener: requests a client certificate but does not require one.
+    case main
+    /// The RFC 8705 §5 alias listener: requires a client certificate.
+    case mtlsAlias
+}
+
+/// The transport facts of one HTTP request, as the HTTP layer hands them to the engine.
+/// The engine never sees the HTTP framework's types.
+public struct TransportRequest: Sendable {
+    public var method: String
+    /// Path without query string, e.g. `/token`.
+    public var path: String
+    public var query: [Param]
+    /// Header names lower-cased.
+    public var headers: [Param]
+    public var body: Data
+    /// The client certificate from the TLS session, or (only from a trusted proxy) from the forwarded header.
+    public var clientCertificate: ClientCertificate?
+    public var remoteAddress: String?
+    public var listener: Listener
+    /// `x-fapi-interaction-id`: echoed from the request or minted by the HTTP layer.
+    public var interactionID: String
+
+    public init(method: String, path: String, query: [Param] = [], headers: [Param] = [], body: Data = Data(),
+                clientCertificate: ClientCertificate? = nil, remoteAddress: String? = nil, listener: Listener = .main,
+                interactionID: String = UUID().uuidString.lowercased()) {
+        self.method = method.uppercased()
+        self.path = path
+        self.query = query
+        self.headers = headers.map { Param($0.name.lowercased(), $0.value) }
+        self.body = body
+        self.clientCertificate = clientCertificate
+        self.remoteAddress = remoteAddress
+        self.listener = listener
+        self.interactionID = interactionID
+    }
+
+    public func header(_ name: String) -> String? {
+        let n = name.lowercased()
+        return headers.first { $0.name == n }?.value
+    }
+
+    public func headers(_ name: String) -> [String] {
+        let n = name.lowercased()
+        return headers.filter { $0.name == n }.map(\.value)
+    }
+
+    /// The media type of the body, lower-cased, without parameters.
+    public var contentType: String? {
+        header("content-type").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
+    }
+
+    /// `application/x-www-form-urlencoded` body parameters (empty for other content types).
+    public var form: [Param] {
+        guard contentType == "application/x-www-form-urlencoded" else { return [] }
+        return FormCoding.decode(String(decoding: body, as: UTF8.self))
+    }
+}
+
+/// A response value the HTTP layer writes as it is.
+public struct EngineResponse: Sendable, Equatable {
+    public var status: Int
+    public var headers: [Param]
+    public var body: Data
+
+    public init(status: Int, headers: [Param] = [], body: Data = Data()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// JSON body with `Cache-Control: no-store` (RFC 6749 §5.1), as every OAuth endpoint answers.
+    public static func json(_ value: JSONValue, status: Int = 200, headers: [Param] = []) -> EngineResponse {
+        EngineResponse(
+            status: status,
+            headers: [Param("Content-Type", "application/json"), Param("Cache-Control", "no-store"), Param("Pragma", "no-cache")] + headers,
+            body: value.serialized()
+        )
+    }
+
+    /// The RFC 6749 §5.2 error body; `invalid_client` gets 401 and `WWW-Authenticate` (§5.2).
+    public static func oauthError(_ error: OAuthError, authScheme: String? = nil) -> EngineResponse {
+        var body: [String: JSONValue] = ["error": .string(error.code.rawValue)]
+        if !error.errorDescription.isEmpty { body["error_description"] = .string(error.errorDescription) }
+        var headers: [Param] = []
+        if error.status == 401 {
+            let scheme = authScheme ?? "Basic"
+            headers.append(Param("WWW-Authenticate", "\(scheme) realm=\"strongroom\", error=\"\(error.code.rawValue)\""))
+        }
+        return json(.object(body), status: error.status, headers: headers)
+    }
+
+    public static func jwt(_ compact: String, contentType: String, status: Int = 200) -> EngineResponse {
+        EngineResponse(status: status, headers: [Param("Content-Type", contentType), Param("Cache-Control", "no-store")],
+                       body: Data(compact.utf8))
+    }
+
+    public static func redirect(_ location: String) -> EngineResponse {
+        EngineResponse(status: 303, headers: [Param("Location", location), Param("Cache-Control", "no-store")])
+    }
+}
+
+/// application/x-www-form-urlencoded (WHATWG URL §5): `+` is space, percent-decoding, pairs kept in order.
+public enum FormCoding {
+    public static func decode(_ s: String) -> [Param] {
+        guard !s.isEmpty else { return [] }
+        return s.split(separator: "&", omittingEmptySubsequences: true).compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = unescape(String(parts[0])) else { return nil }
+            let value = parts.count > 1 ? unescape(String(parts[1])) : ""
+            guard let value else { return nil }
+            return Param(name, value)
+        }
+    }
+
+    static func unescape(_ s: String) -> String? {
+        s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    private static let allowed: CharacterSet = {
+        var c = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        c.insert(charactersIn: "-._~")
+        return c
+    }()
+
+    public static func escape(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    public static func encode(_ params: [Param]) -> String {
+        params.map { "\(escape($0.name))=\(escape($0.value))" }.joined(separator: "&")
+    }
+}

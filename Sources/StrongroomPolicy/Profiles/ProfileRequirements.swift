@@ -1,0 +1,143 @@
+import StrongroomCore
+
+/// What a profile requires, written once. Request-time checks and configuration-time client and
+/// service checks both read these values, so a rule cannot be enforced in one place and forgotten
+/// in the other.
+public struct ProfileRequirements: Sendable, Equatable {
+    public enum PKCE: Sendable, Equatable {
+        /// Optional; `plain` accepted if the service allows it.
+        case optional
+        /// Always required, S256 only (FAPI 1.0 Part 1 §5.2.2-7, FAPI 2.0 SP §5.3.2.2).
+        case requiredS256
+        /// S256 required for public clients and for PAR; otherwise optional but S256 only (FAPI 1.0 Part 2 §5.2.2-18).
+        case requiredS256ForPublicOrPAR
+    }
+
+    public var profile: Profile
+    /// Client authentication methods permitted for confidential clients.
+    public var clientAuthMethods: [ClientAuthMethod]
+    public var allowsPublicClients: Bool
+    /// Algorithms permitted for every JWS the client or server produces. Nil: any of the service's.
+    public var signingAlgorithms: [JWSAlgorithm]?
+    public var minimumRSABits: Int
+    public var minimumECBits: Int
+    public var requireHTTPSRedirectURIs: Bool
+    /// `redirect_uri` must be present in the request even with one registered URI.
+    public var requireRedirectURIInRequest: Bool
+    public var pkce: PKCE
+    /// `state` required when `openid` is not requested.
+    public var requireStateWithoutOpenID: Bool
+    /// `nonce` required whenever an ID token comes from the authorization endpoint (OIDC Core §3.3.2.11).
+    public var requireNonceForFrontChannelIDToken: Bool
+    /// A signed request object (`request` or PAR) is required; only its parameters are used.
+    public var requireSignedRequestObject: Bool
+    /// Request object `exp` − `nbf` at most this, and `nbf` no older than this (seconds).
+    public var requestObjectMaxLifetime: Int?
+    /// Response types permitted; `code` only with a JARM response mode when `codeRequiresJARM`.
+    public var responseTypes: [ResponseType]?
+    public var codeRequiresJARM: Bool
+    public var requireSenderConstrainedTokens: Bool
+    public var requirePAR: Bool
+    /// Authorization codes live at most this many seconds (FAPI 2.0 SP §5.3.2.1-14: 60 s).
+    public var maxCodeLifetime: Int?
+    /// Client-assertion `aud` must be exactly the issuer (FAPI 2.0 SP §5.3.2.1-8).
+    public var assertionAudienceMustBeIssuer: Bool
+    /// The `iss` authorization response parameter is mandatory (FAPI 2.0 SP §5.3.2.2-9).
+    public var requireIssResponseParameter: Bool
+
+    public static func of(_ profile: Profile) -> ProfileRequirements {
+        switch profile {
+        case .oauth: .oauth
+        case .fapi1Baseline: .fapi1Baseline
+        case .fapi1Advanced: .fapi1Advanced
+        case .fapi2Security: .fapi2Security
+        case .fapi2MessageSigning: .fapi2MessageSigning
+        }
+    }
+
+    public static let oauth = ProfileRequirements(
+        profile: .oauth,
+        clientAuthMethods: ClientAuthMethod.allCases.filter { $0 != .none },
+        allowsPublicClients: true,
+        signingAlgorithms: nil,
+        minimumRSABits: 2048,
+        minimumECBits: 160,
+        requireHTTPSRedirectURIs: false,
+        requireRedirectURIInRequest: false,
+        pkce: .optional,
+        requireStateWithoutOpenID: false,
+        requireNonceForFrontChannelIDToken: true,
+        requireSignedRequestObject: false,
+        requestObjectMaxLifetime: nil,
+        responseTypes: nil,
+        codeRequiresJARM: false,
+        requireSenderConstrainedTokens: false,
+        requirePAR: false,
+        maxCodeLifetime: nil,
+        assertionAudienceMustBeIssuer: false,
+        requireIssResponseParameter: false
+    )
+
+    /// FAPI 1.0 Part 1 (Baseline) §5.2.2.
+    public static let fapi1Baseline: ProfileRequirements = {
+        var r = ProfileRequirements.oauth
+        r.profile = .fapi1Baseline
+        r.clientAuthMethods = [.privateKeyJWT, .clientSecretJWT, .tlsClientAuth, .selfSignedTLSClientAuth]
+        r.allowsPublicClients = true
+        r.requireHTTPSRedirectURIs = true
+        r.requireRedirectURIInRequest = true
+        r.pkce = .requiredS256
+        r.requireStateWithoutOpenID = true
+        return r
+    }()
+
+    /// FAPI 1.0 Part 2 (Advanced) §5.2.2 and §8.6.
+    public static let fapi1Advanced: ProfileRequirements = {
+        var r = ProfileRequirements.fapi1Baseline
+        r.profile = .fapi1Advanced
+        r.clientAuthMethods = [.privateKeyJWT, .tlsClientAuth, .selfSignedTLSClientAuth]
+        r.allowsPublicClients = false
+        r.signingAlgorithms = [.ps256, .es256]
+        r.pkce = .requiredS256ForPublicOrPAR
+        r.requireSignedRequestObject = true
+        r.requestObjectMaxLifetime = 3600
+        r.responseTypes = [.codeIDToken, .code]
+        r.codeRequiresJARM = true
+        r.requireSenderConstrainedTokens = true
+        return r
+    }()
+
+    /// FAPI 2.0 Security Profile §5.3.
+    public static let fapi2Security: ProfileRequirements = {
+        var r = ProfileRequirements.fapi1Baseline
+        r.profile = .fapi2Security
+        r.clientAuthMethods = [.privateKeyJWT, .tlsClientAuth, .selfSignedTLSClientAuth]
+        r.allowsPublicClients = false
+        r.signingAlgorithms = [.ps256, .es256, .eddsa]
+        r.pkce = .requiredS256
+        r.responseTypes = [.code]
+        r.requireSenderConstrainedTokens = true
+        r.requirePAR = true
+        r.maxCodeLifetime = 60
+        r.assertionAudienceMustBeIssuer = true
+        r.requireIssResponseParameter = true
+        r.requireStateWithoutOpenID = false
+        return r
+    }()
+
+    /// FAPI 2.0 Message Signing: the Security Profile plus signed requests and responses.
+    public static let fapi2MessageSigning: ProfileRequirements = {
+        var r = ProfileRequirements.fapi2Security
+        r.profile = .fapi2MessageSigning
+        r.requireSignedRequestObject = true
+        r.requestObjectMaxLifetime = 3600
+        return r
+    }()
+
+    /// The algorithms this profile permits, intersected with what the service offers.
+    public func permitted(_ offered: [JWSAlgorithm]) -> [JWSAlgorithm] {
+        let base = offered.filter { $0 != .none }
+        guard let signingAlgorithms else { return base }
+        return base.filter { signingAlgorithms.contains($0) }
+    }
+}
