@@ -297,7 +297,7 @@ extension StrongroomConfiguration {
 }
 
 extension ConfigurationError {
-    static func from(_ error: DecodingError) -> ConfigurationError {
+    public static func from(_ error: DecodingError) -> ConfigurationError {
         func path(_ p: [any CodingKey]) -> String {
             var s = ""
             for k in p {

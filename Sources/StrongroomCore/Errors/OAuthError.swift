@@ -120,3 +120,10 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         .init(.serverError, "The server encountered an unexpected condition.", detail: detail)
     }
 }
+
+extension OAuthError {
+    /// Any error as an `OAuthError`: itself, or `server_error` with the original kept for the log.
+    public static func wrap(_ error: any Error) -> OAuthError {
+        (error as? OAuthError) ?? .serverError(detail: "\(error)")
+    }
+}

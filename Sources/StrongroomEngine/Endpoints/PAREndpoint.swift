@@ -1,0 +1,56 @@
+import Foundation
+import StrongroomCore
+import StrongroomPolicy
+import StrongroomStorage
+
+extension Engine {
+    /// POST /par (RFC 9126 §2): authenticates the client, validates the request exactly as the
+    /// authorization endpoint would, stores it, and answers with a single-use `request_uri`.
+    public func pushedAuthorizationRequest(_ request: TransportRequest) async -> EngineResponse {
+        var clientID: String? = nil
+        var profile: Profile? = nil
+        do {
+            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "the PAR endpoint accepts POST only", status: 405) }
+            guard request.contentType == "application/x-www-form-urlencoded" else {
+                throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
+            }
+            let form = request.form
+            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.par)
+            clientID = auth.clientID
+            if form.contains(where: { $0.name == "request_uri" }) {
+                throw OAuthError.invalidRequest("request_uri must not be sent to the PAR endpoint (RFC 9126 §2.1)")
+            }
+            let authParams: Set<String> = ["client_secret", "client_assertion", "client_assertion_type"]
+            let params = form.filter { !authParams.contains($0.name) }
+            let validated: ValidatedAuthorization
+            do {
+                validated = try await validateAuthorization(outer: params, client: auth.client, channel: .pushed)
+            } catch {
+                switch error {
+                case .page(let e, let p): profile = p; throw e
+                case .redirect(let e, let t): profile = t.profile; throw e
+                }
+            }
+            profile = validated.profile
+            try enforceClientAuthProfile(auth, profile: validated.profile)
+            let requestURI = Self.parURNPrefix + random.token(bits: 256)
+            let lifetime = service.lifetimes.pushedRequest
+            do {
+                try await storage.savePushedRequest(PushedRequestRecord(
+                    requestURIHash: hasher.hash(requestURI), clientID: auth.clientID, parameters: params.dictionary,
+                    requestObjectClaims: nil, profile: validated.profile,
+                    expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now))
+            } catch { throw OAuthError.serverError(detail: "PAR save: \(error)") }
+            return .json(["request_uri": .string(requestURI), "expires_in": .number(Double(lifetime))], status: 201)
+        } catch let raw {
+            let error = OAuthError.wrap(raw)
+            var e = error
+            // RFC 9126 §2.3: errors as at the token endpoint, never redirected.
+            e.redirectable = false
+            if e.status >= 300 && e.status < 400 || e.code == .accessDenied { e.status = 400 }
+            logRefusal(e, endpoint: "par", profile: profile, request: request, clientID: clientID)
+            return .oauthError(e)
+        }
+    }
+}

@@ -1,0 +1,247 @@
+import Crypto
+import Foundation
+import StrongroomCore
+import StrongroomJOSE
+import StrongroomPolicy
+import StrongroomStorage
+
+extension Engine {
+    /// POST /token (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3; RFC 8705 §3).
+    public func token(_ request: TransportRequest) async -> EngineResponse {
+        var profile: Profile? = nil
+        var clientID: String? = nil
+        do {
+            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "the token endpoint accepts POST only", status: 405) }
+            guard request.contentType == "application/x-www-form-urlencoded" else {
+                throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
+            }
+            let form = request.form
+            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.token)
+            clientID = auth.clientID
+            guard let grantType = try form.single("grant_type") else { throw OAuthError.invalidRequest("grant_type is required") }
+            guard let grant = GrantType(rawValue: grantType), service.grantTypes.contains(grant) else {
+                throw OAuthError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
+            }
+            guard auth.client.metadata.grantTypes.contains(grant) else {
+                throw OAuthError.unauthorizedClient("this client is not registered for grant_type \(grantType)")
+            }
+            let body: [String: JSONValue]
+            switch grant {
+            case .authorizationCode:
+                (body, profile) = try await authorizationCodeGrant(form, auth: auth, request: request)
+            case .refreshToken:
+                (body, profile) = try await refreshTokenGrant(form, auth: auth, request: request)
+            case .clientCredentials:
+                (body, profile) = try await clientCredentialsGrant(form, auth: auth, request: request)
+            }
+            return .json(.object(body))
+        } catch let raw {
+            let error = OAuthError.wrap(raw)
+            logRefusal(error, endpoint: "token", profile: profile, request: request, clientID: clientID)
+            return .oauthError(error)
+        }
+    }
+
+    /// The certificate thumbprint a token must be bound to, if any (RFC 8705 §3).
+    func certificateBinding(_ auth: AuthenticatedClient, profile: Profile) throws(OAuthError) -> String? {
+        let required = ProfileRequirements.of(profile).requireSenderConstrainedTokens
+        let wanted = service.tlsClientCertificateBoundAccessTokens && auth.client.metadata.tlsClientCertificateBoundAccessTokens
+        guard wanted || required else { return nil }
+        guard let cert = auth.certificate else {
+            throw OAuthError.invalidRequest("a TLS client certificate is required: access tokens for this client are certificate-bound",
+                                            rule: "RequireCertificateBoundTokens (RFC 8705 §3; FAPI 1.0 Part 2 §5.2.2-5)")
+        }
+        return cert.thumbprintS256
+    }
+
+    func authorizationCodeGrant(_ form: [Param], auth: AuthenticatedClient, request: TransportRequest) async throws(OAuthError) -> ([String: JSONValue], Profile) {
+        guard let code = try form.single("code"), !code.isEmpty else { throw OAuthError.invalidRequest("code is required") }
+        guard code.count <= 512 else { throw OAuthError.invalidGrant("the authorization code is invalid") }
+        let redemption: CodeRedemption
+        do { redemption = try await storage.redeemCode(hash: hasher.hash(code), at: now) } catch {
+            throw OAuthError.serverError(detail: "redeem: \(error)")
+        }
+        let record: AuthorizationCodeRecord
+        switch redemption {
+        case .unknown:
+            throw OAuthError.invalidGrant("the authorization code is invalid")
+        case .replayed(let r):
+            // RFC 6749 §4.1.2 / RFC 9700 §4.5: a reused code revokes what it issued.
+            let n = (try? await storage.revokeTokens(codeID: r.id, at: now)) ?? 0
+            logger.warning("authorization code replayed; tokens revoked", metadata: ["client_id": "\(r.clientID)", "revoked": "\(n)"])
+            throw OAuthError.invalidGrant("the authorization code has already been used")
+        case .redeemed(let r):
+            record = r
+        }
+        guard record.clientID == auth.clientID else { throw OAuthError.invalidGrant("the authorization code was issued to another client") }
+        guard record.expiresAt > now else { throw OAuthError.invalidGrant("the authorization code has expired") }
+        let redirect = try form.single("redirect_uri")
+        if let expected = record.redirectURI, redirect != nil || ProfileRequirements.of(record.profile).requireRedirectURIInRequest {
+            guard redirect == expected else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request") }
+        }
+        let verifier = try form.single("code_verifier")
+        if let challenge = record.codeChallenge {
+            guard let verifier else { throw OAuthError.invalidGrant("code_verifier is required") }
+            guard (43...128).contains(verifier.count),
+                  verifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._~".contains($0)) }) else {
+                throw OAuthError.invalidGrant("code_verifier is malformed")
+            }
+            let computed = record.codeChallengeMethod == "S256"
+                ? Base64URL.encode(Array(SHA256.hash(data: Data(verifier.utf8))))
+                : verifier
+            guard constantTimeEquals(computed, challenge) else { throw OAuthError.invalidGrant("code_verifier does not match the code_challenge") }
+        } else if verifier != nil {
+            throw OAuthError.invalidGrant("code_verifier was sent but no code_challenge was in the authorization request")
+        }
+        try enforceClientAuthProfile(auth, profile: record.profile)
+        let binding = try certificateBinding(auth, profile: record.profile)
+        if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {
+            throw OAuthError.invalidGrant("the user has revoked this authorization")
+        }
+        return (try await issueTokens(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
+                                      familyID: nil, binding: binding, profile: record.profile, authTime: record.authTime, acr: record.acr,
+                                      nonce: record.nonce, claimsRequest: record.claimsRequest, withIDToken: record.scopes.contains("openid"),
+                                      withRefresh: auth.client.metadata.grantTypes.contains(.refreshToken)), record.profile)
+    }
+
+    func refreshTokenGrant(_ form: [Param], auth: AuthenticatedClient, request: TransportRequest) async throws(OAuthError) -> ([String: JSONValue], Profile) {
+        guard let token = try form.single("refresh_token"), !token.isEmpty, token.count <= 512 else {
+            throw OAuthError.invalidRequest("refresh_token is required")
+        }
+        let hash = hasher.hash(token)
+        let record: TokenRecord
+        do {
+            guard let r = try await storage.token(hash: hash), r.kind == .refresh else { throw OAuthError.invalidGrant("the refresh token is invalid") }
+            record = r
+        } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "refresh: \(error)") }
+        guard record.clientID == auth.clientID else { throw OAuthError.invalidGrant("the refresh token was issued to another client") }
+        guard record.revokedAt == nil, record.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token is no longer valid") }
+        try enforceClientAuthProfile(auth, profile: record.profile)
+        // Scope narrowing only (RFC 6749 §6).
+        var scopes = record.scopes
+        if let requested = try form.single("scope") {
+            let asked = parseScopes(requested)
+            guard Set(asked).isSubset(of: Set(record.scopes)) else { throw OAuthError.invalidScope("the requested scope exceeds the original grant") }
+            scopes = asked
+        }
+        // Refresh tokens of certificate-bound clients are bound to the same certificate (RFC 8705 §4 for public clients; applied to all).
+        if let bound = record.certificateThumbprint, auth.certificate?.thumbprintS256 != bound {
+            throw OAuthError.invalidGrant("the refresh token is bound to another certificate")
+        }
+        if service.refreshTokenRotation {
+            let rotation: RefreshRotation
+            do { rotation = try await storage.rotateRefreshToken(hash: hash, at: now) } catch { throw OAuthError.serverError(detail: "rotate: \(error)") }
+            switch rotation {
+            case .rotated: break
+            case .replayed(let r):
+                let n = (try? await storage.revokeTokens(familyID: r.familyID, at: now)) ?? 0
+                logger.warning("rotated-out refresh token replayed; family revoked", metadata: ["client_id": "\(r.clientID)", "revoked": "\(n)"])
+                throw OAuthError.invalidGrant("the refresh token has already been used")
+            case .unknown:
+                throw OAuthError.invalidGrant("the refresh token is invalid")
+            }
+        }
+        let binding = try certificateBinding(auth, profile: record.profile)
+        var body = try await issueTokens(auth: auth, subject: record.subject, scopes: scopes, codeID: record.codeID, grantID: record.grantID,
+                                         familyID: record.familyID, binding: binding, profile: record.profile, authTime: record.authTime,
+                                         acr: record.acr, nonce: nil, claimsRequest: record.claimsRequest,
+                                         withIDToken: scopes.contains("openid") && record.subject != nil,
+                                         withRefresh: service.refreshTokenRotation)
+        if !service.refreshTokenRotation { body["refresh_token"] = nil }
+        return (body, record.profile)
+    }
+
+    func clientCredentialsGrant(_ form: [Param], auth: AuthenticatedClient, request: TransportRequest) async throws(OAuthError) -> ([String: JSONValue], Profile) {
+        guard auth.method != .none else { throw OAuthError.unauthorizedClient("public clients cannot use client_credentials") }
+        var scopes = parseScopes(try form.single("scope"))
+        if scopes.isEmpty { scopes = (auth.client.metadata.allowedScopes ?? []).filter { $0 != "openid" && $0 != "offline_access" } }
+        for s in scopes {
+            guard service.scope(named: s) != nil else { throw OAuthError.invalidScope("scope \(s) is not supported") }
+            if let allowed = auth.client.metadata.allowedScopes, !allowed.contains(s) { throw OAuthError.invalidScope("scope \(s) is not allowed for this client") }
+            if s == "openid" { throw OAuthError.invalidScope("openid cannot be requested with client_credentials") }
+        }
+        let profile = selector().select(scopes: scopes, client: auth.client.metadata).profile
+        try enforceClientAuthProfile(auth, profile: profile)
+        let binding = try certificateBinding(auth, profile: profile)
+        return (try await issueTokens(auth: auth, subject: nil, scopes: scopes, codeID: nil, grantID: nil, familyID: nil, binding: binding,
+                                      profile: profile, authTime: nil, acr: nil, nonce: nil, claimsRequest: nil, withIDToken: false,
+                                      withRefresh: false), profile)
+    }
+
+    /// Creates and durably stores the tokens, then builds the RFC 6749 §5.1 response body.
+    func issueTokens(auth: AuthenticatedClient, subject: String?, scopes: [String], codeID: String?, grantID: String?, familyID: String?,
+                     binding: String?, profile: Profile, authTime: Date?, acr: String?, nonce: String?, claimsRequest: JSONValue?,
+                     withIDToken: Bool, withRefresh: Bool) async throws(OAuthError) -> [String: JSONValue] {
+        let lifetime = service.lifetimes.accessToken
+        let family = familyID ?? newID()
+        let accessID = newID()
+        let format = auth.client.metadata.accessTokenFormat ?? service.accessTokenFormat
+        let accessToken: String
+        if format == .jwt {
+            // RFC 9068: a signed JWT; its hash is stored like any token so revocation still works.
+            var claims: [String: JSONValue] = [
+                "iss": .string(issuer), "aud": .string(issuer), "client_id": .string(auth.clientID),
+                "iat": unixTime(now), "exp": unixTime(now.addingTimeInterval(TimeInterval(lifetime))),
+                "jti": .string(accessID), "scope": .string(scopes.joined(separator: " ")),
+                "sub": .string(subject ?? auth.clientID),
+            ]
+            if let authTime { claims["auth_time"] = unixTime(authTime) }
+            if let acr { claims["acr"] = .string(acr) }
+            if let binding { claims["cnf"] = .object(["x5t#S256": .string(binding)]) }
+            let alg = signingAlgorithm(registered: nil, offered: service.algorithms.accessToken, profile: profile)
+            accessToken = try sign(claims, algorithm: alg, type: "at+jwt")
+        } else {
+            accessToken = random.token(bits: 256)
+        }
+        var records = [TokenRecord(
+            tokenHash: hasher.hash(accessToken), id: accessID, kind: .access, clientID: auth.clientID, subject: subject, scopes: scopes,
+            codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding, profile: profile, authTime: authTime,
+            acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now)]
+        var refresh: String? = nil
+        if withRefresh && subject != nil {
+            let r = random.token(bits: 256)
+            refresh = r
+            records.append(TokenRecord(
+                tokenHash: hasher.hash(r), id: newID(), kind: .refresh, clientID: auth.clientID, subject: subject, scopes: scopes,
+                codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding, profile: profile, authTime: authTime,
+                acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.refreshToken)), createdAt: now))
+        }
+        do { try await storage.saveTokens(records) } catch { throw OAuthError.serverError(detail: "save tokens: \(error)") }
+        var body: [String: JSONValue] = [
+            "access_token": .string(accessToken), "token_type": "Bearer", "expires_in": .number(Double(lifetime)),
+            "scope": .string(scopes.joined(separator: " ")),
+        ]
+        if let refresh { body["refresh_token"] = .string(refresh) }
+        if withIDToken, let subject {
+            body["id_token"] = .string(try await makeIDToken(client: auth.client, subject: subject, nonce: nonce, authTime: authTime, acr: acr,
+                                                              profile: profile, code: nil, state: nil, accessToken: accessToken,
+                                                              claimsRequest: claimsRequest, scopes: scopes))
+        }
+        return body
+    }
+
+    /// An ID token (OIDC Core §2, §3.3.2.11): signed with the client's registered algorithm when the profile permits it.
+    func makeIDToken(client: Client, subject: String, nonce: String?, authTime: Date?, acr: String?, profile: Profile, code: String?,
+                     state: String?, accessToken: String?, claimsRequest: JSONValue?, scopes: [String]) async throws(OAuthError) -> String {
+        let alg = signingAlgorithm(registered: client.metadata.idTokenSignedResponseAlg, offered: service.algorithms.idToken, profile: profile)
+        var claims: [String: JSONValue] = [
+            "iss": .string(issuer), "sub": .string(subject), "aud": .string(client.clientID),
+            "iat": unixTime(now), "exp": unixTime(now.addingTimeInterval(TimeInterval(service.lifetimes.idToken))),
+        ]
+        if let nonce { claims["nonce"] = .string(nonce) }
+        if let authTime { claims["auth_time"] = unixTime(authTime) }
+        if let acr { claims["acr"] = .string(acr) }
+        claims["amr"] = ["pwd"]
+        if let code { claims["c_hash"] = .string(HalfHash.compute(code, algorithm: alg)) }
+        if let state { claims["s_hash"] = .string(HalfHash.compute(state, algorithm: alg)) }
+        if let accessToken { claims["at_hash"] = .string(HalfHash.compute(accessToken, algorithm: alg)) }
+        // Claims asked for by name in the claims parameter's id_token section (OIDC Core §5.5).
+        if let requested = claimsRequest?["id_token"]?.objectValue, let user = try? await storage.user(subject: subject) {
+            for name in requested.keys where claims[name] == nil {
+                if let v = user.claims[name] { claims[name] = v }
+            }
+        }
+        return try sign(claims, algorithm: alg)
+    }
+}

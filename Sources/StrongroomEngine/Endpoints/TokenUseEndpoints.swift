@@ -1,0 +1,207 @@
+import Foundation
+import StrongroomCore
+import StrongroomJOSE
+import StrongroomPolicy
+import StrongroomStorage
+
+/// An access token presented to a protected endpoint, after every check.
+struct PresentedToken {
+    var record: TokenRecord
+}
+
+extension Engine {
+    /// RFC 6750 §2.1: the token from the Authorization header only; the scheme is case-insensitive.
+    /// Tokens in the query (`access_token`) are refused.
+    func bearerToken(_ request: TransportRequest, allowForm: Bool = false) throws(OAuthError) -> String {
+        if request.query.contains(where: { $0.name == "access_token" }) {
+            throw OAuthError.invalidRequest("access tokens are not accepted in the query string")
+        }
+        let headers = request.headers("authorization")
+        if headers.count > 1 { throw OAuthError.invalidRequest("more than one Authorization header") }
+        if let h = headers.first {
+            let parts = h.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw OAuthError(.invalidToken, "the Authorization header must use the Bearer scheme")
+            }
+            let token = parts[1].trimmingCharacters(in: .whitespaces)
+            guard !token.isEmpty, token.count <= 4096 else { throw OAuthError(.invalidToken, "the access token is malformed") }
+            return token
+        }
+        if allowForm, request.contentType == "application/x-www-form-urlencoded", let t = request.form.first(where: { $0.name == "access_token" })?.value {
+            return t
+        }
+        throw OAuthError(.invalidToken, "an access token is required", status: 401)
+    }
+
+    /// Looks up, and checks expiry, revocation and certificate binding (RFC 8705 §3).
+    func validateAccessToken(_ token: String, request: TransportRequest) async throws(OAuthError) -> TokenRecord {
+        let record: TokenRecord
+        do {
+            guard let r = try await storage.token(hash: hasher.hash(token)), r.kind == .access else {
+                throw OAuthError(.invalidToken, "the access token is invalid")
+            }
+            record = r
+        } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "token lookup: \(error)") }
+        guard record.revokedAt == nil else { throw OAuthError(.invalidToken, "the access token has been revoked") }
+        guard record.expiresAt > now else { throw OAuthError(.invalidToken, "the access token has expired") }
+        if let bound = record.certificateThumbprint {
+            guard let cert = request.clientCertificate else {
+                throw OAuthError(.invalidToken, "this access token is certificate-bound: present the client certificate", rule: "RFC 8705 §3")
+            }
+            guard constantTimeEquals(cert.thumbprintS256, bound) else {
+                throw OAuthError(.invalidToken, "the access token is bound to another certificate", rule: "RFC 8705 §3")
+            }
+        }
+        return record
+    }
+
+    static func bearerError(_ e: OAuthError) -> EngineResponse {
+        var e = e
+        if e.code == .invalidToken { e.status = 401 }
+        var challenge = "Bearer realm=\"strongroom\""
+        challenge += ", error=\"\(e.code.rawValue)\""
+        if !e.errorDescription.isEmpty { challenge += ", error_description=\"\(e.errorDescription.replacingOccurrences(of: "\"", with: "'"))\"" }
+        var r = EngineResponse.json(["error": .string(e.code.rawValue), "error_description": .string(e.errorDescription)], status: e.status)
+        r.headers.append(Param("WWW-Authenticate", challenge))
+        return r
+    }
+
+    /// GET/POST /userinfo (OIDC Core §5.3): claims by scope and by the claims parameter; a signed
+    /// JWT when the client registered `userinfo_signed_response_alg`.
+    public func userinfo(_ request: TransportRequest) async -> EngineResponse {
+        do {
+            let token = try bearerToken(request, allowForm: request.method == "POST")
+            let record = try await validateAccessToken(token, request: request)
+            guard record.scopes.contains("openid"), let subject = record.subject else {
+                throw OAuthError(.insufficientScope, "the access token does not carry the openid scope", status: 403)
+            }
+            guard let user = try? await storage.user(subject: subject) else { throw OAuthError(.invalidToken, "the user no longer exists") }
+            var claims: [String: JSONValue] = ["sub": .string(subject)]
+            let byScope: [String: [String]] = [
+                "profile": ["name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+                            "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"],
+                "email": ["email", "email_verified"], "address": ["address"], "phone": ["phone_number", "phone_number_verified"],
+            ]
+            for scope in record.scopes { for name in byScope[scope] ?? [] { if let v = user.claims[name] { claims[name] = v } } }
+            for name in record.claimsRequest?["userinfo"]?.objectValue?.keys.map({ $0 }) ?? [] {
+                if let v = user.claims[name] { claims[name] = v }
+            }
+            let client = try? await storage.client(id: record.clientID)
+            if let alg = client?.metadata.userinfoSignedResponseAlg, let client {
+                claims["iss"] = .string(issuer)
+                claims["aud"] = .string(client.clientID)
+                let a = signingAlgorithm(registered: alg, offered: service.algorithms.userinfo, profile: record.profile)
+                return .jwt(try sign(claims, algorithm: a), contentType: "application/jwt")
+            }
+            return .json(.object(claims))
+        } catch let raw {
+            let error = OAuthError.wrap(raw)
+            logRefusal(error, endpoint: "userinfo", profile: nil, request: request)
+            return Self.bearerError(error)
+        }
+    }
+
+    /// POST /introspect (RFC 7662; RFC 9701 JWT response on `Accept: application/token-introspection+jwt`).
+    /// Callers authenticate as clients; a client learns only about its own tokens unless it was
+    /// registered without authorization-code use (a resource server).
+    public func introspect(_ request: TransportRequest) async -> EngineResponse {
+        do {
+            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "POST only", status: 405) }
+            guard request.contentType == "application/x-www-form-urlencoded" else { throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded") }
+            let form = request.form
+            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.introspection)
+            guard auth.method != .none else { throw OAuthError.invalidClient("public clients cannot introspect tokens") }
+            guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
+            var body: [String: JSONValue] = ["active": false]
+            if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.revokedAt == nil, r.expiresAt > now,
+               r.clientID == auth.clientID || !auth.client.metadata.grantTypes.contains(.authorizationCode) {
+                body = [
+                    "active": true, "client_id": .string(r.clientID), "scope": .string(r.scopes.joined(separator: " ")),
+                    "token_type": .string(r.kind == .access ? "Bearer" : "refresh_token"),
+                    "exp": unixTime(r.expiresAt), "iat": unixTime(r.createdAt), "iss": .string(issuer),
+                    "strongroom_profile": .string(r.profile.rawValue),
+                ]
+                if let s = r.subject { body["sub"] = .string(s) }
+                if let a = r.acr { body["acr"] = .string(a) }
+                if let t = r.authTime { body["auth_time"] = unixTime(t) }
+                if let c = r.certificateThumbprint { body["cnf"] = .object(["x5t#S256": .string(c)]) }
+            }
+            if (request.header("accept") ?? "").contains("application/token-introspection+jwt") {
+                let alg = signingAlgorithm(registered: auth.client.metadata.introspectionSignedResponseAlg,
+                                           offered: service.algorithms.introspection, profile: .fapi1Advanced)
+                let claims: [String: JSONValue] = ["iss": .string(issuer), "aud": .string(auth.clientID), "iat": unixTime(now),
+                                                   "token_introspection": .object(body)]
+                return .jwt(try sign(claims, algorithm: alg, type: "token-introspection+jwt"), contentType: "application/token-introspection+jwt")
+            }
+            return .json(.object(body))
+        } catch let raw {
+            let error = OAuthError.wrap(raw)
+            logRefusal(error, endpoint: "introspection", profile: nil, request: request)
+            return .oauthError(error)
+        }
+    }
+
+    /// POST /revoke (RFC 7009): a client revokes its own tokens; revoking a refresh token revokes its family.
+    /// Unknown tokens get 200 as the RFC requires.
+    public func revoke(_ request: TransportRequest) async -> EngineResponse {
+        do {
+            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "POST only", status: 405) }
+            guard request.contentType == "application/x-www-form-urlencoded" else { throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded") }
+            let form = request.form
+            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.revocation)
+            guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
+            if let hint = try form.single("token_type_hint"), hint != "access_token", hint != "refresh_token" {
+                throw OAuthError(.unsupportedTokenType, "token_type_hint \(hint) is not supported")
+            }
+            if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.clientID == auth.clientID {
+                if r.kind == .refresh {
+                    _ = try? await storage.revokeTokens(familyID: r.familyID, at: now)
+                } else {
+                    _ = try? await storage.revokeToken(hash: r.tokenHash, at: now)
+                }
+            }
+            return EngineResponse(status: 200, headers: [Param("Cache-Control", "no-store")])
+        } catch let raw {
+            let error = OAuthError.wrap(raw)
+            logRefusal(error, endpoint: "revocation", profile: nil, request: request)
+            return .oauthError(error)
+        }
+    }
+
+    /// The built-in protected resource API: `GET /api/accounts` (a scope carrying `fapi=r` or
+    /// `fapi=rw`) and `POST /api/payments` (`payments`), as a financial API would look.
+    public func resource(_ request: TransportRequest) async -> EngineResponse {
+        do {
+            let token = try bearerToken(request)
+            let record = try await validateAccessToken(token, request: request)
+            let fapiScopes = record.scopes.filter { service.scope(named: $0)?.profile != nil }
+            switch (request.method, request.path.hasSuffix("/api/payments")) {
+            case ("GET", false):
+                guard !fapiScopes.isEmpty else { throw OAuthError(.insufficientScope, "a scope with fapi=r or fapi=rw is required", status: 403) }
+                return .json([
+                    "data": ["account": [[
+                        "account_id": "acc-001", "currency": "GBP", "nickname": "Everyday account",
+                        "balance": ["amount": "1250.40", "currency": "GBP"],
+                    ]]],
+                    "meta": ["subject": .string(record.subject ?? record.clientID), "profile": .string(record.profile.rawValue)],
+                ])
+            case ("POST", true):
+                guard record.scopes.contains("payments") else { throw OAuthError(.insufficientScope, "the payments scope is required", status: 403) }
+                let payment = JSONValue.parse(request.body)
+                guard request.body.isEmpty || payment?.objectValue != nil else { throw OAuthError.invalidRequest("the body must be a JSON object") }
+                return .json([
+                    "data": ["payment_id": .string(newID()), "status": "AcceptedSettlementInProcess", "instruction": payment ?? [:]],
+                    "meta": ["subject": .string(record.subject ?? record.clientID)],
+                ], status: 201)
+            default:
+                throw OAuthError(.invalidRequest, "method not allowed", status: 405)
+            }
+        } catch let raw {
+            let error = OAuthError.wrap(raw)
+            logRefusal(error, endpoint: "resource", profile: nil, request: request)
+            return Self.bearerError(error)
+        }
+    }
+}

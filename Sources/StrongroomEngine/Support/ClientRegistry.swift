@@ -1,0 +1,192 @@
+import Foundation
+import StrongroomCore
+import StrongroomJOSE
+import StrongroomPolicy
+import StrongroomStorage
+
+/// Registration refused: every unmet requirement, each naming the rule it breaks.
+public struct RegistrationRefused: Error, Sendable, CustomStringConvertible {
+    public var violations: [Violation]
+    public init(violations: [Violation]) { self.violations = violations }
+    public var description: String { violations.map { "- \($0)" }.joined(separator: "\n") }
+
+    /// RFC 7591 §3.2.2 error: `invalid_redirect_uri` when only redirect URIs are at fault.
+    public var oauthError: OAuthError {
+        let onlyRedirects = violations.allSatisfy { $0.field == "redirect_uris" }
+        return OAuthError(onlyRedirects ? .invalidRedirectURI : .invalidClientMetadata,
+                          violations.map(\.description).joined(separator: "; "))
+    }
+}
+
+/// Creates, validates, updates and removes clients. The CLI, the admin API and Dynamic Client
+/// Registration all go through here, so they refuse the same clients for the same reasons.
+public struct ClientRegistry: Sendable {
+    let storage: any ClientStore
+    public let service: ServiceSettings
+    let hasher: SecretHasher
+    let random: any RandomSource
+    let clock: any TimeSource
+
+    public struct Registered: Sendable {
+        public var client: Client
+        /// Plain secret, returned once at registration (nil for methods without a shared secret).
+        public var clientSecret: String?
+        /// Plain RFC 7592 registration access token, returned once.
+        public var registrationAccessToken: String?
+    }
+
+    /// Every violation of this metadata: structural, per implied profile, and of its keys.
+    public func validate(_ metadata: ClientMetadata) -> [Violation] {
+        var out = ClientConformance(service: service).violations(of: metadata)
+        out += keyViolations(metadata)
+        return out
+    }
+
+    /// Key-size and key-presence rules (FAPI 1.0 Part 1 §5.2.2-5/6; reference Appendix 3).
+    func keyViolations(_ m: ClientMetadata) -> [Violation] {
+        guard let jwks = m.jwks else { return [] }
+        let set: JWKSet
+        do { set = try JWKSet(json: jwks) } catch {
+            return [Violation(profile: .oauth, field: "jwks", message: "is not a JWK Set: \(error)")]
+        }
+        var out: [Violation] = []
+        let profile = ProfileSelector(service: service).strictestProfile(for: m)
+        let req = ProfileRequirements.of(profile)
+        for key in set.keys {
+            if key.isPrivate {
+                out.append(Violation(profile: .oauth, field: "jwks", message: "key \(key.kid ?? "(no kid)") contains private key material; register public keys only"))
+            }
+            if let bits = key.rsaModulusBits, bits < req.minimumRSABits {
+                out.append(Violation(profile: profile, field: "jwks", message: "RSA key \(key.kid ?? "(no kid)") is \(bits) bits; at least \(req.minimumRSABits) are required (FAPI 1.0 Part 1 §5.2.2-5)"))
+            }
+        }
+        if (m.tokenEndpointAuthMethod == .privateKeyJWT || m.tokenEndpointAuthMethod == .selfSignedTLSClientAuth),
+           set.keys.filter({ $0.use == nil || $0.use == "sig" }).isEmpty {
+            out.append(Violation(profile: .oauth, field: "jwks", message: "contains no signing key usable for \(m.tokenEndpointAuthMethod.rawValue)"))
+        }
+        return out
+    }
+
+    public func register(
+        _ metadata: ClientMetadata, clientID: String? = nil, clientSecret: String? = nil, source: String,
+        issueRegistrationToken: Bool = false
+    ) async throws -> Registered {
+        let violations = validate(metadata)
+        guard violations.isEmpty else { throw RegistrationRefused(violations: violations) }
+        let id = clientID ?? random.token(bits: 128)
+        let secret = metadata.tokenEndpointAuthMethod.usesSharedSecret ? (clientSecret ?? random.token(bits: 256)) : nil
+        if let secret, metadata.tokenEndpointAuthMethod == .clientSecretJWT, secret.utf8.count < 32 {
+            throw RegistrationRefused(violations: [Violation(profile: .oauth, field: "client_secret", message: "client_secret_jwt needs a secret of at least 32 bytes (RFC 7518 §3.2)")])
+        }
+        let rat = issueRegistrationToken ? random.token(bits: 256) : nil
+        let now = clock.now()
+        let client = Client(
+            clientID: id, metadata: metadata, secretHash: secret.map(hasher.hash),
+            secretForHMAC: metadata.tokenEndpointAuthMethod == .clientSecretJWT ? secret : nil,
+            registrationAccessTokenHash: rat.map(hasher.hash), source: source, createdAt: now, updatedAt: now)
+        try await storage.createClient(client)
+        return Registered(client: client, clientSecret: secret, registrationAccessToken: rat)
+    }
+
+    /// Replaces a client's metadata (RFC 7592 §2.2 semantics: the new metadata is complete).
+    public func update(clientID: String, metadata: ClientMetadata) async throws -> Client {
+        guard var client = try await storage.client(id: clientID) else { throw StorageError.notFound(clientID) }
+        let violations = validate(metadata)
+        guard violations.isEmpty else { throw RegistrationRefused(violations: violations) }
+        if metadata.tokenEndpointAuthMethod.usesSharedSecret && client.secretHash == nil {
+            throw RegistrationRefused(violations: [Violation(profile: .oauth, field: "token_endpoint_auth_method", message: "cannot switch to a shared-secret method after registration; register a new client")])
+        }
+        client.metadata = metadata
+        client.updatedAt = clock.now()
+        try await storage.updateClient(client)
+        return client
+    }
+
+    public func remove(clientID: String) async throws -> Bool { try await storage.deleteClient(id: clientID) }
+    public func list() async throws -> [Client] { try await storage.clients() }
+    public func get(_ clientID: String) async throws -> Client? { try await storage.client(id: clientID) }
+
+    /// Creates or refreshes a client declared in the configuration file.
+    func upsertSeed(_ seed: SeedClient) async throws {
+        let violations = validate(seed.metadata)
+        guard violations.isEmpty else {
+            throw ConfigurationError(key: "clients[\(seed.clientID)]", message: "\n" + violations.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        let now = clock.now()
+        let secret = seed.metadata.tokenEndpointAuthMethod.usesSharedSecret ? seed.clientSecret : nil
+        if seed.metadata.tokenEndpointAuthMethod.usesSharedSecret && secret == nil {
+            throw ConfigurationError(key: "clients[\(seed.clientID)].client_secret", message: "is required for \(seed.metadata.tokenEndpointAuthMethod.rawValue)")
+        }
+        var client = Client(
+            clientID: seed.clientID, metadata: seed.metadata, secretHash: secret.map(hasher.hash),
+            secretForHMAC: seed.metadata.tokenEndpointAuthMethod == .clientSecretJWT ? secret : nil,
+            source: "config", createdAt: now, updatedAt: now)
+        if let existing = try await storage.client(id: seed.clientID) {
+            client.createdAt = existing.createdAt
+            try await storage.updateClient(client)
+        } else {
+            try await storage.createClient(client)
+        }
+    }
+
+    /// Checks a presented secret against the stored keyed hash, in constant time.
+    func secretMatches(_ client: Client, _ secret: String) -> Bool {
+        guard let hash = client.secretHash else { return false }
+        if let exp = client.secretExpiresAt, exp < clock.now() { return false }
+        return hasher.matches(secret, hash: hash)
+    }
+}
+
+/// Users of the built-in login.
+public struct UserDirectory: Sendable {
+    let storage: any UserStore
+    let random: any RandomSource
+    let clock: any TimeSource
+
+    public func add(username: String, password: String, claims: [String: JSONValue] = [:], cost: UInt8 = 12) async throws -> User {
+        guard !username.isEmpty, username.count <= 128 else { throw ConfigurationError(key: "username", message: "must be 1-128 characters") }
+        guard password.count >= 8 else { throw ConfigurationError(key: "password", message: "must be at least 8 characters") }
+        let hash = await Self.offload { PasswordHasher.hash(password, cost: cost) }
+        let user = User(subject: random.token(bits: 128), username: username, passwordHash: hash, claims: claims, createdAt: clock.now())
+        try await storage.createUser(user)
+        return user
+    }
+
+    public func list() async throws -> [User] { try await storage.users() }
+    public func remove(username: String) async throws -> Bool { try await storage.deleteUser(username: username) }
+
+    /// bcrypt is deliberately slow: verified off the event loops. Unknown users cost the same time.
+    public func authenticate(username: String, password: String) async -> User? {
+        guard username.count <= 128, password.count <= 1024 else { return nil }
+        let user = try? await storage.user(username: username)
+        let hash = user?.passwordHash ?? Self.dummyHash
+        let ok = await Self.offload { PasswordHasher.verify(password, hash: hash) }
+        return ok ? user : nil
+    }
+
+    static let dummyHash = PasswordHasher.hash("strongroom-timing-equaliser", cost: 10)
+
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { cont in
+            DispatchQueue.global().async { cont.resume(returning: work()) }
+        }
+    }
+
+    func upsertSeed(_ seed: SeedUser) async throws {
+        let hash: String
+        if let h = seed.passwordHash { hash = h } else { hash = await Self.offload { PasswordHasher.hash(seed.password ?? "", cost: 10) } }
+        if var existing = try await storage.user(username: seed.username) {
+            if let pw = seed.password, PasswordHasher.verify(pw, hash: existing.passwordHash) {
+                existing.claims = seed.claims
+            } else {
+                existing.passwordHash = hash
+                existing.claims = seed.claims
+            }
+            try await storage.updateUser(existing)
+        } else {
+            // The subject is derived from the username so configured users keep their `sub` across databases.
+            try await storage.createUser(User(subject: "u-" + Base64URL.encode(Array(seed.username.utf8)), username: seed.username,
+                                              passwordHash: hash, claims: seed.claims, createdAt: clock.now()))
+        }
+    }
+}

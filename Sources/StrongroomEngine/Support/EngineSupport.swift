@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import StrongroomCore
+import StrongroomJOSE
+import StrongroomPolicy
+import StrongroomStorage
+
+/// Endpoint paths, relative to the issuer URL.
+public enum EndpointPath {
+    public static let authorization = "/authorize"
+    public static let par = "/par"
+    public static let token = "/token"
+    public static let introspection = "/introspect"
+    public static let revocation = "/revoke"
+    public static let userinfo = "/userinfo"
+    public static let registration = "/register"
+    public static let jwks = "/jwks"
+    public static let grants = "/grants"
+}
+
+extension Engine {
+    /// The public URL of an endpoint on the main listener.
+    func url(_ path: String) -> String {
+        var base = issuer
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + path
+    }
+
+    /// The base URL of the mutual-TLS alias listener, when configured.
+    var mtlsBaseURL: String? {
+        guard let alias = configuration.server.mtlsAlias else { return nil }
+        if var b = alias.baseURL {
+            while b.hasSuffix("/") { b.removeLast() }
+            return b
+        }
+        let host = URL(string: issuer)?.host ?? alias.host
+        let path = URL(string: issuer)?.path ?? ""
+        return "https://\(host):\(alias.port)\(path == "/" ? "" : path)"
+    }
+
+    /// URLs a client may name as the audience of something it sends to `path` (either listener).
+    func endpointURLs(_ path: String) -> [String] {
+        var out = [url(path)]
+        if let m = mtlsBaseURL { out.append(m + path) }
+        return out
+    }
+
+    var now: Date { clock.now() }
+
+    func newID() -> String { random.token(bits: 128) }
+
+    /// Logs a refusal with the profile, rule and clause (never secrets).
+    func logRefusal(_ error: OAuthError, endpoint: String, profile: Profile?, request: TransportRequest, clientID: String? = nil) {
+        var md: Logger.Metadata = [
+            "endpoint": "\(endpoint)",
+            "error": "\(error.code.rawValue)",
+            "x-fapi-interaction-id": "\(request.interactionID)",
+        ]
+        if let profile { md["profile"] = "\(profile.rawValue)" }
+        if let rule = error.rule { md["rule"] = "\(rule)" }
+        if let clientID { md["client_id"] = "\(clientID)" }
+        if let d = error.detail { md["detail"] = "\(d)" }
+        logger.info("refused: \(error.errorDescription)", metadata: md)
+    }
+
+    func selector() -> ProfileSelector { ProfileSelector(service: service) }
+
+    /// The profile's algorithm allow-list for artifacts the server signs or accepts.
+    func permittedAlgorithms(_ offered: [JWSAlgorithm], profile: Profile) -> [JWSAlgorithm] {
+        ProfileRequirements.of(profile).permitted(offered)
+    }
+
+    /// The algorithm the server signs an artifact with for this client: the registered one if
+    /// permitted, else the first permitted.
+    func signingAlgorithm(registered: JWSAlgorithm?, offered: [JWSAlgorithm], profile: Profile) -> JWSAlgorithm {
+        let permitted = permittedAlgorithms(offered, profile: profile).filter { keys.signer(for: $0) != nil }
+        if let registered, permitted.contains(registered) { return registered }
+        return permitted.first ?? .ps256
+    }
+
+    func sign(_ claims: [String: JSONValue], algorithm: JWSAlgorithm, type: String? = nil) throws(OAuthError) -> String {
+        guard let signer = keys.signer(for: algorithm) else {
+            throw OAuthError.serverError(detail: "no signing key for \(algorithm.rawValue)")
+        }
+        do { return try signer.sign(payload: claims, type: type) } catch {
+            throw OAuthError.serverError(detail: "signing failed: \(error)")
+        }
+    }
+}
+
+extension Array where Element == Param {
+    /// The single value of a parameter. Repeated parameters are refused (RFC 6749 §3.1).
+    func single(_ name: String) throws(OAuthError) -> String? {
+        let values = filter { $0.name == name }
+        if values.count > 1 { throw OAuthError.invalidRequest("parameter \(name) is repeated") }
+        return values.first?.value
+    }
+
+    func hasDuplicates() -> String? {
+        var seen = Set<String>()
+        for p in self where !seen.insert(p.name).inserted { return p.name }
+        return nil
+    }
+
+    var dictionary: [String: String] {
+        var d: [String: String] = [:]
+        for p in self where d[p.name] == nil { d[p.name] = p.value }
+        return d
+    }
+}
+
+func unixTime(_ d: Date) -> JSONValue { .number(Double(Int64(d.timeIntervalSince1970))) }
+
+func dateFrom(_ v: JSONValue?) -> Date? {
+    guard let n = v?.doubleValue, n.isFinite, n >= 0, n < 1e11 else { return nil }
+    return Date(timeIntervalSince1970: n)
+}
+
+/// Audience claim as a list (a string or an array of strings).
+func audiences(_ v: JSONValue?) -> [String] {
+    switch v {
+    case .string(let s): [s]
+    case .array(let a): a.compactMap(\.stringValue)
+    default: []
+    }
+}

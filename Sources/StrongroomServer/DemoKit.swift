@@ -1,0 +1,556 @@
+import Foundation
+import StrongroomCore
+import StrongroomJOSE
+
+/// The demo kit written by `strongroom demo init`: a test CA, a server certificate for
+/// localhost/127.0.0.1, two client certificates with their JWK Sets, and a configuration with
+/// FAPI scopes (`accounts` → FAPI 1.0 Baseline, `payments` → FAPI 1.0 Advanced), three clients
+/// and one user.
+///
+/// Everything it writes is DEMO/TEST material: fresh keys on every run, secrets printed on the
+/// terminal and stored in plain text. It lives here rather than in the executable so tests can
+/// check that the kit parses, validates, and that every seeded client conforms to its profiles.
+public enum DemoKit {
+    public static let configurationFile = "strongroom.yaml"
+    public static let fapiClient1 = "demo-fapi-1"
+    public static let fapiClient2 = "demo-fapi-2"
+    public static let plainClient = "demo-plain"
+    public static let demoUsername = "alice"
+    public static let demoPassword = "wonderland-demo"
+    /// The OpenID Foundation conformance suite's redirect URI for a test plan alias `strongroom`.
+    public static let conformanceSuiteRedirectURI = "https://localhost.emobix.co.uk:8443/test/a/strongroom/callback"
+
+    /// Every file the kit writes, relative to its folder.
+    public static let fileNames = [
+        "ca.pem", "ca.key.pem", "server.pem", "server.key.pem",
+        "client1.pem", "client1.key.pem", "client1.jwks.json", "client1.public.jwks.json",
+        "client2.pem", "client2.key.pem", "client2.jwks.json", "client2.public.jwks.json",
+        configurationFile, "README.txt",
+    ]
+
+    public struct Options: Sendable {
+        public var directory: String
+        /// Port of the main TLS listener (also in the issuer, `https://localhost:PORT`).
+        public var port: Int
+        /// Port of the mutual-TLS alias listener (RFC 8705 §5).
+        public var mtlsPort: Int
+        /// Address both listeners bind to.
+        public var host: String
+        /// Overwrite an existing kit (and delete its SQLite database).
+        public var force: Bool
+        public init(directory: String, port: Int = 8443, mtlsPort: Int = 8444, host: String = "127.0.0.1", force: Bool = false) {
+            self.directory = directory
+            self.port = port
+            self.mtlsPort = mtlsPort
+            self.host = host
+            self.force = force
+        }
+    }
+
+    /// What was written, with the secrets to show the operator once.
+    public struct Kit: Sendable {
+        public var directory: String
+        public var configurationPath: String
+        public var configuration: StrongroomConfiguration
+        public var yaml: String
+        public var adminToken: String
+        public var initialAccessToken: String
+        public var plainClientSecret: String
+        /// `tls_client_auth_subject_dn` of client 2, as `ClientCertificate.subjectDN` prints it.
+        public var client2SubjectDN: String
+        public var discoveryURL: String { configuration.service.issuer + "/.well-known/openid-configuration" }
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case exists([String])
+        case badPort(String)
+        public var description: String {
+            switch self {
+            case .exists(let files): "a demo kit already exists (\(files.joined(separator: ", "))); use --force to replace it"
+            case .badPort(let m): m
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Generates fresh keys and certificates and writes the whole kit into `options.directory`.
+    public static func write(_ options: Options, random: any RandomSource = SystemRandom()) throws -> Kit {
+        for (name, p) in [("--port", options.port), ("--mtls-port", options.mtlsPort)] where !(1...65535).contains(p) {
+            throw Failure.badPort("\(name) must be 1-65535")
+        }
+        guard options.port != options.mtlsPort else { throw Failure.badPort("--port and --mtls-port must differ") }
+        let fm = FileManager.default
+        let dir = URL(fileURLWithPath: options.directory).standardizedFileURL
+        let existing = fileNames.filter { fm.fileExists(atPath: dir.appendingPathComponent($0).path) }
+        if !existing.isEmpty && !options.force { throw Failure.exists(existing) }
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+
+        // PKI: one CA for the server and both clients, so the same ca.pem is trusted both ways.
+        let ca = try DemoPKI.makeCA(commonName: "Strongroom DEMO Test CA - NOT FOR PRODUCTION")
+        let server = try DemoPKI.issueServerCertificate(ca: ca, hosts: ["localhost", "127.0.0.1"])
+        let client1 = try DemoPKI.issueClientCertificate(
+            ca: ca, commonName: fapiClient1, organization: "Strongroom Demo Client 1", keyAlgorithm: .ps256)
+        let client2 = try DemoPKI.issueClientCertificate(
+            ca: ca, commonName: fapiClient2, organization: "Strongroom Demo Client 2", keyAlgorithm: .es256)
+        let keys1 = try DemoPKI.jwkPair(privateKeyPEM: client1.privateKeyPEM, algorithm: .ps256)
+        let keys2 = try DemoPKI.jwkPair(privateKeyPEM: client2.privateKeyPEM, algorithm: .es256)
+        let subjectDN2 = try ClientCertificate.fromPEM(client2.certificatePEM).subjectDN
+
+        let secrets = Secrets(
+            secretHashKey: Data(random.bytes(32)).base64EncodedString(),
+            adminToken: random.token(bits: 256),
+            initialAccessToken: random.token(bits: 256),
+            plainClientSecret: random.token(bits: 256))
+        let config = configuration(
+            options: options, secrets: secrets,
+            client1PublicJWKS: JWKSet(keys: [keys1.publicJWK]).json,
+            client2PublicJWKS: JWKSet(keys: [keys2.publicJWK]).json,
+            client2SubjectDN: subjectDN2)
+        let yaml = configurationYAML(config)
+
+        func pem(_ text: String, _ what: String) -> String {
+            """
+            DEMO / TEST MATERIAL - NOT FOR PRODUCTION.
+            \(what)
+            Written by `strongroom demo init`; see README.txt in this folder.
+
+            """ + text + (text.hasSuffix("\n") ? "" : "\n")
+        }
+        func json(_ value: JSONValue) throws -> String {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try enc.encode(value), as: UTF8.self) + "\n"
+        }
+        let files: [(String, String, Bool)] = [
+            ("ca.pem", pem(ca.certificatePEM, "Demo certificate authority. Trust it (curl --cacert ca.pem) only for this demo."), false),
+            ("ca.key.pem", pem(ca.privateKeyPEM, "Private key of the demo CA."), true),
+            ("server.pem", pem(server.certificatePEM, "Demo TLS server certificate for localhost and 127.0.0.1."), false),
+            ("server.key.pem", pem(server.privateKeyPEM, "Private key of the demo TLS server certificate."), true),
+            ("client1.pem", pem(client1.certificatePEM, "Demo client certificate of \(fapiClient1) (RSA, PS256)."), false),
+            ("client1.key.pem", pem(client1.privateKeyPEM, "Private key of \(fapiClient1) (RSA-2048): mTLS and private_key_jwt."), true),
+            ("client1.jwks.json", try json(JWKSet(keys: [keys1.privateJWK]).json), true),
+            ("client1.public.jwks.json", try json(JWKSet(keys: [keys1.publicJWK]).json), false),
+            ("client2.pem", pem(client2.certificatePEM, "Demo client certificate of \(fapiClient2) (EC P-256, ES256)."), false),
+            ("client2.key.pem", pem(client2.privateKeyPEM, "Private key of \(fapiClient2) (EC P-256): mTLS and request objects."), true),
+            ("client2.jwks.json", try json(JWKSet(keys: [keys2.privateJWK]).json), true),
+            ("client2.public.jwks.json", try json(JWKSet(keys: [keys2.publicJWK]).json), false),
+            (configurationFile, yaml, true),
+            ("README.txt", readme(options: options, config: config, subjectDN2: subjectDN2), false),
+        ]
+        if options.force {
+            // A fresh secret_hash_key invalidates every stored hash: start the database afresh too.
+            for suffix in ["", "-wal", "-shm"] {
+                try? fm.removeItem(at: dir.appendingPathComponent("strongroom.sqlite" + suffix))
+            }
+        }
+        for (name, text, secret) in files {
+            let url = dir.appendingPathComponent(name)
+            try? fm.removeItem(at: url)
+            guard fm.createFile(atPath: url.path, contents: Data(text.utf8),
+                                attributes: [.posixPermissions: secret ? 0o600 : 0o644]) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+            }
+        }
+        return Kit(
+            directory: dir.path, configurationPath: dir.appendingPathComponent(configurationFile).path,
+            configuration: config, yaml: yaml, adminToken: secrets.adminToken,
+            initialAccessToken: secrets.initialAccessToken, plainClientSecret: secrets.plainClientSecret,
+            client2SubjectDN: subjectDN2)
+    }
+
+    struct Secrets {
+        var secretHashKey: String
+        var adminToken: String
+        var initialAccessToken: String
+        var plainClientSecret: String
+    }
+
+    // MARK: - Configuration
+
+    /// The demo configuration as a value (paths relative to the kit's folder, as written).
+    static func configuration(
+        options: Options, secrets: Secrets, client1PublicJWKS: JSONValue, client2PublicJWKS: JSONValue, client2SubjectDN: String
+    ) -> StrongroomConfiguration {
+        let issuer = "https://localhost:\(options.port)"
+        var service = ServiceSettings(issuer: issuer)
+        service.scopes += [
+            ScopeDefinition(name: "accounts", description: "Read your account balances and transactions",
+                            attributes: [ScopeAttribute(key: "fapi", value: "r")]),
+            ScopeDefinition(name: "payments", description: "Make payments from your accounts",
+                            attributes: [ScopeAttribute(key: "fapi", value: "rw")]),
+        ]
+        service.acrValues = ["urn:mace:incommon:iap:silver"]
+        service.registration = .init(enabled: true, initialAccessTokens: [secrets.initialAccessToken])
+
+        let server = ServerSettings(
+            host: options.host, port: options.port, tlsCertificate: "server.pem", tlsPrivateKey: "server.key.pem",
+            clientCATrustAnchors: ["ca.pem"],
+            mtlsAlias: .init(host: options.host, port: options.mtlsPort, baseURL: "https://localhost:\(options.mtlsPort)"))
+
+        let callback = "\(issuer)/demo/callback"
+        let fapiScope = "openid profile email accounts payments offline_access"
+
+        let fapi1 = ClientMetadata(
+            clientName: "Strongroom demo FAPI client 1 (private_key_jwt, PS256)",
+            redirectURIs: [callback, conformanceSuiteRedirectURI],
+            tokenEndpointAuthMethod: .privateKeyJWT, tokenEndpointAuthSigningAlg: .ps256,
+            grantTypes: [.authorizationCode, .refreshToken, .clientCredentials],
+            responseTypes: [.codeIDToken, .code], scope: fapiScope, jwks: client1PublicJWKS,
+            tlsClientCertificateBoundAccessTokens: true,
+            requestObjectSigningAlg: .ps256, idTokenSignedResponseAlg: .ps256, authorizationSignedResponseAlg: .ps256)
+
+        let fapi2 = ClientMetadata(
+            clientName: "Strongroom demo FAPI client 2 (tls_client_auth, ES256)",
+            redirectURIs: [callback, conformanceSuiteRedirectURI],
+            tokenEndpointAuthMethod: .tlsClientAuth,
+            grantTypes: [.authorizationCode, .refreshToken, .clientCredentials],
+            responseTypes: [.codeIDToken, .code], scope: fapiScope, jwks: client2PublicJWKS,
+            tlsClientAuthSubjectDN: client2SubjectDN, tlsClientCertificateBoundAccessTokens: true,
+            requestObjectSigningAlg: .es256, idTokenSignedResponseAlg: .es256, authorizationSignedResponseAlg: .es256)
+
+        // Not FAPI: client_secret_basic and an http loopback redirect are outside FAPI 1.0
+        // Baseline (§5.2.2-4, §5.2.2-20), so this client's scopes select no FAPI profile.
+        let plain = ClientMetadata(
+            clientName: "Strongroom demo plain OAuth client (client_secret_basic)",
+            redirectURIs: [callback, "http://localhost:9000/callback"],
+            tokenEndpointAuthMethod: .clientSecretBasic,
+            grantTypes: [.authorizationCode, .refreshToken],
+            responseTypes: [.code], scope: "openid profile email offline_access")
+
+        let alice = SeedUser(username: demoUsername, password: demoPassword, claims: [
+            "name": "Alice Liddell", "given_name": "Alice", "family_name": "Liddell",
+            "email": "alice@example.com", "email_verified": true, "preferred_username": "alice",
+        ])
+
+        return StrongroomConfiguration(
+            service: service, server: server, database: DatabaseSettings(url: "sqlite:strongroom.sqlite"),
+            admin: AdminSettings(token: secrets.adminToken), secretHashKey: secrets.secretHashKey, logLevel: "info",
+            clients: [
+                SeedClient(clientID: fapiClient1, metadata: fapi1),
+                SeedClient(clientID: fapiClient2, metadata: fapi2),
+                SeedClient(clientID: plainClient, clientSecret: secrets.plainClientSecret, metadata: plain),
+            ],
+            users: [alice])
+    }
+
+    // MARK: - YAML
+
+    /// The configuration as commented YAML, keys in a readable order. Round-trips through
+    /// `StrongroomConfiguration.parse` to an equal value (tested).
+    public static func configurationYAML(_ c: StrongroomConfiguration) -> String {
+        let s = c.service
+        let l = s.lifetimes
+        let a = s.algorithms
+        func strings(_ v: [String]) -> YAMLNode { .seq(v.map { .string($0) }) }
+        func algs(_ v: [JWSAlgorithm]) -> YAMLNode { strings(v.map(\.rawValue)) }
+
+        var serviceMap: [YAMLEntry] = [
+            .init("issuer", .string(s.issuer), comment: "Every token's iss; the discovery document is at ISSUER/.well-known/openid-configuration."),
+            .init("supported_profiles", strings(s.supportedProfiles.map(\.rawValue))),
+        ]
+        if let forced = s.forcedProfile { serviceMap.append(.init("forced_profile", .string(forced.rawValue))) }
+        serviceMap += [
+            .init("client_auth_methods", strings(s.clientAuthMethods.map(\.rawValue))),
+            .init("scopes", .seq(s.scopes.map { scope in
+                var m: [YAMLEntry] = [.init("name", .string(scope.name)), .init("description", .string(scope.description))]
+                if !scope.attributes.isEmpty {
+                    m.append(.init("attributes", .seq(scope.attributes.map {
+                        .map([.init("key", .string($0.key)), .init("value", .string($0.value))])
+                    })))
+                }
+                if !scope.discoverable { m.append(.init("discoverable", .bool(false))) }
+                return .map(m)
+            }), comment: "Scope attributes choose the profile per request: fapi=r -> FAPI 1.0 Baseline, fapi=rw -> FAPI 1.0 Advanced."),
+            .init("response_types", strings(s.responseTypes.map(\.rawValue))),
+            .init("response_modes", strings(s.responseModes.map(\.rawValue))),
+            .init("grant_types", strings(s.grantTypes.map(\.rawValue))),
+            .init("acr_values", strings(s.acrValues)),
+            .init("tls_client_certificate_bound_access_tokens", .bool(s.tlsClientCertificateBoundAccessTokens)),
+            .init("authorization_response_iss_parameter", .bool(s.authorizationResponseIssParameter)),
+            .init("refresh_token_rotation", .bool(s.refreshTokenRotation)),
+            .init("access_token_format", .string(s.accessTokenFormat.rawValue)),
+            .init("request_object_max_lifetime", .int(s.requestObjectMaxLifetime)),
+            .init("clock_skew", .int(s.clockSkew)),
+            .init("allow_plain_pkce", .bool(s.allowPlainPKCE)),
+            .init("require_pushed_authorization_requests", .bool(s.requirePushedAuthorizationRequests)),
+            .init("lifetimes", .map([
+                .init("authorization_code", .int(l.authorizationCode)), .init("access_token", .int(l.accessToken)),
+                .init("refresh_token", .int(l.refreshToken)), .init("id_token", .int(l.idToken)),
+                .init("pushed_request", .int(l.pushedRequest)), .init("session", .int(l.session)),
+                .init("interaction", .int(l.interaction)),
+            ]), comment: "Seconds."),
+            .init("algorithms", .map([
+                .init("id_token", algs(a.idToken)), .init("userinfo", algs(a.userinfo)),
+                .init("authorization_response", algs(a.authorizationResponse)), .init("introspection", algs(a.introspection)),
+                .init("request_object", algs(a.requestObject)), .init("client_assertion", algs(a.clientAssertion)),
+                .init("access_token", algs(a.accessToken)),
+            ])),
+            .init("claims_supported", strings(s.claimsSupported)),
+            .init("registration", .map([
+                .init("enabled", .bool(s.registration.enabled)),
+                .init("initial_access_tokens", strings(s.registration.initialAccessTokens),
+                      comment: "DEMO initial access token for Dynamic Client Registration (Authorization: Bearer ...)."),
+            ])),
+        ]
+
+        var serverMap: [YAMLEntry] = [
+            .init("host", .string(c.server.host)),
+            .init("port", .int(c.server.port)),
+        ]
+        if let cert = c.server.tlsCertificate { serverMap.append(.init("tls_certificate", .string(cert), comment: "DEMO certificate, relative to this file.")) }
+        if let key = c.server.tlsPrivateKey { serverMap.append(.init("tls_private_key", .string(key))) }
+        serverMap.append(.init("client_ca_trust_anchors", strings(c.server.clientCATrustAnchors)))
+        if let alias = c.server.mtlsAlias {
+            var m: [YAMLEntry] = [.init("host", .string(alias.host)), .init("port", .int(alias.port))]
+            if let base = alias.baseURL { m.append(.init("base_url", .string(base))) }
+            serverMap.append(.init("mtls_alias", .map(m), comment: "Listener that requires a client certificate (RFC 8705 §5 mtls_endpoint_aliases)."))
+        }
+        serverMap += [
+            .init("trusted_proxies", strings(c.server.trustedProxies)),
+            .init("client_certificate_header", .string(c.server.clientCertificateHeader)),
+            .init("max_body_size", .int(c.server.maxBodySize)),
+            .init("resource_api", .bool(c.server.resourceAPI)),
+        ]
+
+        var root: [YAMLEntry] = [
+            .init("service", .map(serviceMap)),
+            .init("server", .map(serverMap)),
+            .init("database", .map([.init("url", .string(c.database.url)), .init("pool_size", .int(c.database.poolSize))]),
+                  comment: "sqlite:PATH (relative to this file) or postgres://user:pass@host:5432/db for several nodes."),
+        ]
+        if let token = c.admin.token {
+            root.append(.init("admin", .map([.init("token", .string(token))]), comment: "DEMO admin API bearer token."))
+        } else {
+            root.append(.init("admin", .map([])))
+        }
+        root += [
+            .init("secret_hash_key", .string(c.secretHashKey), comment: "DEMO key for hashing stored secrets and tokens (base64, 32 bytes)."),
+            .init("log_level", .string(c.logLevel)),
+            .init("clients", .seq(c.clients.map(clientNode)),
+                  comment: "Clients created or refreshed at start-up. Keys are the RFC 7591 client metadata names."),
+            .init("users", .seq(c.users.map { u in
+                var m: [YAMLEntry] = [.init("username", .string(u.username))]
+                if let p = u.password { m.append(.init("password", .string(p), comment: "DEMO password (plain text is for demos only; use password_hash).")) }
+                if let h = u.passwordHash { m.append(.init("password_hash", .string(h))) }
+                m.append(.init("claims", json(.object(u.claims))))
+                return .map(m)
+            })),
+        ]
+        let header = """
+        # Strongroom DEMO configuration - TEST MATERIAL ONLY, NOT FOR PRODUCTION.
+        # Written by `strongroom demo init`. Every key, token, secret and password in this file and in
+        # the PEM/JWKS files beside it was generated for local testing and is printed on the terminal.
+        # Every key is documented in docs/configuration.md.
+
+        """
+        return header + YAMLNode.map(root).render(indent: 0)
+    }
+
+    static func clientNode(_ client: SeedClient) -> YAMLNode {
+        var m: [YAMLEntry] = [.init("client_id", .string(client.clientID))]
+        if let secret = client.clientSecret { m.append(.init("client_secret", .string(secret), comment: "DEMO client secret.")) }
+        let enc = JSONEncoder()
+        guard let data = try? enc.encode(client.metadata), let object = JSONValue.parse(data)?.objectValue else { return .map(m) }
+        for key in ClientMetadata.CodingKeys.allCases {
+            if let v = object[key.stringValue] { m.append(.init(key.stringValue, json(v))) }
+        }
+        return .map(m)
+    }
+
+    static func json(_ value: JSONValue) -> YAMLNode {
+        switch value {
+        case .null: .null
+        case .bool(let b): .bool(b)
+        case .number(let n): n.rounded() == n && abs(n) < 9.0e15 ? .int(Int(n)) : .double(n)
+        case .string(let s): .string(s)
+        case .array(let a): .seq(a.map(json))
+        case .object(let o):
+            // JWK members in their customary order, then the rest alphabetically.
+            .map(o.keys.sorted { rank($0) == rank($1) ? $0 < $1 : rank($0) < rank($1) }.map { YAMLEntry($0, json(o[$0]!)) })
+        }
+    }
+
+    private static func rank(_ key: String) -> Int {
+        ["kty", "kid", "use", "alg", "crv", "e", "n", "x", "y"].firstIndex(of: key) ?? 100
+    }
+
+    // MARK: - README
+
+    static func readme(options: Options, config: StrongroomConfiguration, subjectDN2: String) -> String {
+        let issuer = config.service.issuer
+        return """
+        STRONGROOM DEMO KIT - TEST MATERIAL ONLY
+        ========================================
+
+        Everything in this folder was generated by `strongroom demo init` for local testing.
+        The keys, tokens, secrets and the password are not secret (they were printed on the
+        terminal) and must never be used in production.
+
+        Run it:            strongroom demo --dir \(options.directory)
+                     or:   strongroom serve --config \(options.directory)/strongroom.yaml
+        Discovery:         curl --cacert ca.pem \(issuer)/.well-known/openid-configuration
+        Server keys:       curl --cacert ca.pem \(issuer)/jwks
+                           (the exact URL is jwks_uri in the discovery document)
+
+        Files
+        -----
+        strongroom.yaml           The configuration (reference: docs/configuration.md). Holds the
+                                  DEMO admin token (admin.token), the DEMO initial access token for
+                                  Dynamic Client Registration (service.registration.initial_access_tokens),
+                                  demo-plain's client secret, the secret_hash_key, and the user alice.
+        strongroom.sqlite         The database, created on first start (delete it to start afresh).
+        ca.pem / ca.key.pem       Demo certificate authority. It issued the server certificate and
+                                  both client certificates, and the server trusts it for client
+                                  certificates (server.client_ca_trust_anchors). Clients trust the
+                                  server with it: curl --cacert ca.pem ...
+        server.pem / server.key.pem
+                                  TLS server certificate for localhost and 127.0.0.1.
+        client1.pem / client1.key.pem
+                                  Client certificate and RSA-2048 key of demo-fapi-1.
+        client1.jwks.json         demo-fapi-1's PRIVATE JWK Set (PS256): sign client assertions
+                                  (private_key_jwt) and request objects with it.
+        client1.public.jwks.json  Its public half, registered as the client's jwks.
+        client2.pem / client2.key.pem
+                                  Client certificate and P-256 key of demo-fapi-2
+                                  (subject \(subjectDN2)).
+        client2.jwks.json         demo-fapi-2's PRIVATE JWK Set (ES256): sign request objects with it.
+        client2.public.jwks.json  Its public half, registered as the client's jwks.
+
+        Clients
+        -------
+        demo-fapi-1   private_key_jwt (PS256), certificate-bound tokens: present client1.pem on the
+                      mutual-TLS alias https://localhost:\(options.mtlsPort) (token, PAR, userinfo).
+                      Scopes: openid profile email accounts payments offline_access.
+        demo-fapi-2   tls_client_auth with client2.pem (ES256 for request objects, ID tokens, JARM).
+                      Same scopes.
+        demo-plain    client_secret_basic (secret in strongroom.yaml), plain OAuth 2.0 / OpenID
+                      Connect; redirect URIs \(issuer)/demo/callback and http://localhost:9000/callback.
+                      Scopes: openid profile email offline_access.
+
+        Scopes `accounts` (fapi=r) and `payments` (fapi=rw) select FAPI 1.0 Baseline and FAPI 1.0
+        Advanced per request. Both FAPI clients also list the OpenID Foundation conformance suite's
+        redirect URI \(conformanceSuiteRedirectURI).
+
+        User: \(demoUsername) / \(demoPassword)
+
+        """
+    }
+}
+
+// MARK: - A small YAML emitter
+
+/// One key of a YAML mapping, with an optional comment line above it.
+struct YAMLEntry {
+    var key: String
+    var value: YAMLNode
+    var comment: String?
+    init(_ key: String, _ value: YAMLNode, comment: String? = nil) {
+        self.key = key; self.value = value; self.comment = comment
+    }
+}
+
+/// An ordered YAML tree emitted in block style. Strings are written plain only when they cannot be
+/// read back as anything but the same string; otherwise double-quoted with JSON escapes (valid YAML).
+indirect enum YAMLNode {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case seq([YAMLNode])
+    case map([YAMLEntry])
+
+    var inline: String? {
+        switch self {
+        case .null: "null"
+        case .bool(let b): b ? "true" : "false"
+        case .int(let i): String(i)
+        case .double(let d): String(d)
+        case .string(let s): Self.scalar(s)
+        case .seq(let items) where items.isEmpty: "[]"
+        case .map(let entries) where entries.isEmpty: "{}"
+        case .seq(let items):
+            // Short lists of scalars on one line.
+            let parts = items.map { item -> String? in
+                if case .seq = item { return nil }
+                if case .map = item { return nil }
+                return item.inline
+            }
+            guard !parts.contains(where: { $0 == nil }) else { return nil }
+            let line = "[" + parts.map { $0! }.joined(separator: ", ") + "]"
+            return line.count <= 80 ? line : nil
+        case .map: nil
+        }
+    }
+
+    /// Block rendering at `indent` spaces; every line ends with a newline.
+    func render(indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        switch self {
+        case .map(let entries) where !entries.isEmpty:
+            var out = ""
+            for e in entries {
+                if let comment = e.comment { out += pad + "# " + comment + "\n" }
+                let key = Self.scalar(e.key)
+                if let inline = e.value.inline {
+                    out += pad + key + ": " + inline + "\n"
+                } else if case .seq = e.value {
+                    out += pad + key + ":\n" + e.value.render(indent: indent + 2)
+                } else {
+                    out += pad + key + ":\n" + e.value.render(indent: indent + 2)
+                }
+            }
+            return out
+        case .seq(let items) where !items.isEmpty && inline == nil:
+            var out = ""
+            for item in items {
+                if let inline = item.inline {
+                    out += pad + "- " + inline + "\n"
+                } else {
+                    // Render the item two deeper, then put the dash in place of the first line's indent.
+                    // Comment lines stay above the dash.
+                    var lines = item.render(indent: indent + 2).split(separator: "\n", omittingEmptySubsequences: false)
+                    while let first = lines.first, first.trimmingCharacters(in: .whitespaces).hasPrefix("#") {
+                        out += first + "\n"
+                        lines.removeFirst()
+                    }
+                    guard let first = lines.first else { continue }
+                    out += pad + "- " + String(first.dropFirst(indent + 2)) + "\n"
+                    out += lines.dropFirst().joined(separator: "\n")
+                }
+            }
+            return out
+        default:
+            return pad + (inline ?? "null") + "\n"
+        }
+    }
+
+    static let reserved: Set<String> = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"]
+
+    static func scalar(_ s: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:")
+        if let first = s.first, first.isASCII, first.isLetter, s.allSatisfy(allowed.contains), !s.hasSuffix(":"),
+           !reserved.contains(s.lowercased()) {
+            return s
+        }
+        return jsonQuoted(s)
+    }
+
+    static func jsonQuoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20 || u.value == 0x7F:
+                out += String(format: "\\u%04X", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+@preconcurrency import AsyncKit
+import PostgresKit
+import SQLiteKit
+
+/// How statements reach the database: where reads run, and how writes are made atomic and durable.
+protocol SQLExecutor: Sendable {
+    var kind: SQLStorage.DatabaseKind { get }
+    /// Runs read-only statements.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs one statement that changes data (atomic by itself); durable when this returns.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs several statements as one atomic unit of work: they commit together, before this returns.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func shutdown() async throws
+}
+
+/// SQLite: one writer connection behind the group-commit queue, and reader connections (WAL lets
+/// readers run beside the writer). An in-memory database is private to its connection, so there
+/// everything goes through the writer.
+final class SQLiteExecutor: SQLExecutor {
+    let kind = SQLStorage.DatabaseKind.sqlite
+    private let writerConnection: SQLiteConnection
+    private let readerConnections: [SQLiteConnection]
+    private let readers: [any SQLDatabase]
+    private let writer: SQLiteGroupCommitWriter
+    private let state = ShutdownFlag()
+
+    private init(writerConnection: SQLiteConnection, readerConnections: [SQLiteConnection], logger: Logger) {
+        self.writerConnection = writerConnection
+        self.readerConnections = readerConnections
+        self.readers = readerConnections.map { $0.sql(queryLogLevel: .trace) }
+        self.writer = SQLiteGroupCommitWriter(database: writerConnection.sql(queryLogLevel: .trace), logger: logger)
+    }
+
+    /// Opens `path` (nil: a private in-memory database) with `readerCount` reader connections.
+    static func open(path: String?, readerCount: Int, logger: Logger) async throws -> SQLiteExecutor {
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
+        let writer = try await SQLiteConnection.open(storage: storage, threadPool: .singleton, logger: logger, on: eventLoop)
+        var readers: [SQLiteConnection] = []
+        do {
+            let sql = writer.sql(queryLogLevel: .trace)
+            if path != nil {
+                // WAL: readers never block the writer nor the writer them; FULL: a COMMIT is on disk
+                // (WAL fsynced) before it returns, so a token is durable before its response is sent.
+                try await sql.raw("PRAGMA journal_mode = WAL").run()
+            }
+            try await sql.raw("PRAGMA synchronous = FULL").run()
+            try await sql.raw("PRAGMA busy_timeout = 5000").run()
+            try await sql.raw("PRAGMA foreign_keys = ON").run()
+            if path != nil {
+                for _ in 0..<max(1, readerCount) {
+                    let reader = try await SQLiteConnection.open(storage: storage, threadPool: .singleton, logger: logger, on: eventLoop)
+                    readers.append(reader)
+                    let readerSQL = reader.sql(queryLogLevel: .trace)
+                    try await readerSQL.raw("PRAGMA busy_timeout = 5000").run()
+                    try await readerSQL.raw("PRAGMA foreign_keys = ON").run()
+                    try await readerSQL.raw("PRAGMA query_only = ON").run()
+                }
+            }
+        } catch {
+            for reader in readers { try? await reader.close() }
+            try? await writer.close()
+            throw error
+        }
+        return SQLiteExecutor(writerConnection: writer, readerConnections: readers, logger: logger)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard !state.isShutDown else { throw StorageError.unavailable("storage is shut down") }
+        guard let reader = readers.randomElement() else {
+            return try await writer.perform(body)
+        }
+        return try await body(reader)
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writer.perform(body)
+    }
+
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writer.perform(body)
+    }
+
+    var committedBatches: Int {
+        get async { await writer.committedBatches }
+    }
+
+    func shutdown() async throws {
+        guard state.markShutDown() else { return }
+        await writer.close()
+        for reader in readerConnections { try await reader.close() }
+        try await writerConnection.close()
+    }
+}
+
+/// PostgreSQL: a connection pool on an event loop group of our own; single statements run in
+/// autocommit, multi-statement writes in a transaction on one pooled connection.
+///
+/// `@unchecked`: AsyncKit's pool predates `Sendable` annotations but guards its state with a lock.
+final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
+    let kind = SQLStorage.DatabaseKind.postgresql
+    private let eventLoopGroup: MultiThreadedEventLoopGroup
+    private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
+    private let database: any SQLDatabase
+    private let state = ShutdownFlag()
+
+    init(url: String, poolSize: Int, logger: Logger) throws {
+        var configuration = try SQLPostgresConfiguration(url: url)
+        configuration.coreConfiguration.options.connectTimeout = .seconds(10)
+        let threads = max(1, min(poolSize, System.coreCount))
+        let perLoop = max(1, (poolSize + threads - 1) / threads)
+        eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        pool = EventLoopGroupConnectionPool(
+            source: PostgresConnectionSource(sqlConfiguration: configuration),
+            maxConnectionsPerEventLoop: perLoop,
+            requestTimeout: .seconds(30),
+            pruneInterval: .seconds(60),
+            logger: logger,
+            on: eventLoopGroup
+        )
+        database = pool.database(logger: logger).sql(queryLogLevel: .trace)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard !state.isShutDown else { throw StorageError.unavailable("storage is shut down") }
+        return try await body(database)
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await read(body)
+    }
+
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard !state.isShutDown else { throw StorageError.unavailable("storage is shut down") }
+        return try await database.withSession { session in
+            try await session.raw("BEGIN").run()
+            do {
+                let value = try await body(session)
+                try await session.raw("COMMIT").run()
+                return value
+            } catch {
+                try? await session.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    func shutdown() async throws {
+        guard state.markShutDown() else { return }
+        try? await pool.shutdownAsync()
+        try await eventLoopGroup.shutdownGracefully()
+    }
+}
+
+/// A once-only shutdown latch.
+final class ShutdownFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var shutDown = false
+
+    var isShutDown: Bool { lock.withLock { shutDown } }
+
+    /// Returns true for the first caller only.
+    func markShutDown() -> Bool {
+        lock.withLock {
+            defer { shutDown = true }
+            return !shutDown
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import PostgresKit
+import SQLiteKit
+import StrongroomCore
+
+/// The one SQL implementation of `Storage`, over SQLKit, for SQLite (embedded default) and
+/// PostgreSQL (several nodes sharing one database).
+///
+/// Every secret arrives already hashed by the caller. Single-use values (codes, refresh tokens,
+/// pushed requests, interactions) are consumed with one conditional `UPDATE`/`DELETE … RETURNING`,
+/// so exactly one of any number of concurrent consumers wins, on either database.
+public final class SQLStorage: Storage {
+    public enum DatabaseKind: String, Sendable {
+        case sqlite
+        case postgresql
+    }
+
+    let executor: any SQLExecutor
+    let logger: Logger
+
+    /// Which database this storage talks to.
+    public var kind: DatabaseKind { executor.kind }
+
+    private init(executor: any SQLExecutor, logger: Logger) {
+        self.executor = executor
+        self.logger = logger
+    }
+
+    /// Opens a database by URL. Does not migrate: call `migrate()`.
+    ///
+    /// - `sqlite:PATH` (also `sqlite://PATH`): a database file, created if absent; WAL journal,
+    ///   `synchronous=FULL`, one writer with group commit and `poolSize` reader connections.
+    /// - `sqlite::memory:`: a new private in-memory database on one connection.
+    /// - `postgres://user:pass@host:port/db` or `postgresql://…` (PostgresKit URL options such as
+    ///   `?tlsmode=require` apply): a pool of up to `poolSize` connections.
+    public static func open(url: String, poolSize: Int = 8, logger: Logger) async throws -> SQLStorage {
+        if url.hasPrefix("sqlite:") {
+            var path = String(url.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+            guard !path.isEmpty else { throw StorageError.unavailable("sqlite URL without a path: \(url)") }
+            let executor = try await SQLiteExecutor.open(
+                path: path == ":memory:" ? nil : path, readerCount: poolSize, logger: logger)
+            return SQLStorage(executor: executor, logger: logger)
+        }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            let executor = try PostgresExecutor(url: url, poolSize: max(1, poolSize), logger: logger)
+            return SQLStorage(executor: executor, logger: logger)
+        }
+        throw StorageError.unavailable("unsupported database URL scheme (expected sqlite: or postgres://)")
+    }
+
+    // MARK: Housekeeping
+
+    public func migrate() async throws {
+        let kind = executor.kind
+        let logger = self.logger
+        try await executor.transaction { db in
+            if kind == .postgresql {
+                // Serialize concurrent migrations of several nodes starting together.
+                try await db.raw("SELECT pg_advisory_xact_lock(7318190231)").run()
+            }
+            try await db.raw(SQLQueryString(Schema.createMigrationsTable)).run()
+            let row = try await db.raw("SELECT MAX(version) AS version FROM schema_migrations").first()
+            let current = try row?.decode(column: "version", as: Int?.self) ?? 0
+            for migration in Schema.all where migration.version > current {
+                for statement in migration.statements {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw("""
+                    INSERT INTO schema_migrations (version, name, applied_at)
+                    VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date().storageMillis))
+                    """).run()
+                logger.info("Applied schema migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            }
+        }
+    }
+
+    /// The schema version the database is at (0 before the first migration).
+    public func schemaVersion() async throws -> Int {
+        try await executor.read { db in
+            let exists: Bool
+            do {
+                _ = try await db.raw("SELECT 1 FROM schema_migrations WHERE 1 = 0").all()
+                exists = true
+            } catch {
+                exists = false
+            }
+            guard exists else { return 0 }
+            let row = try await db.raw("SELECT MAX(version) AS version FROM schema_migrations").first()
+            return try row?.decode(column: "version", as: Int?.self) ?? 0
+        }
+    }
+
+    public func sweepExpired(now: Date) async throws -> Int {
+        let cutoff = now.storageMillis
+        return try await executor.transaction { db in
+            var removed = 0
+            for table in ["authorization_codes", "tokens", "pushed_requests", "replay_cache", "sessions", "interactions"] {
+                let rows = try await db.rows("DELETE FROM \(ident: table) WHERE expires_at <= \(bind: cutoff) RETURNING expires_at")
+                removed += rows.count
+            }
+            return removed
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await executor.read { db in try await db.raw("SELECT 1 AS one").all().count }
+    }
+
+    /// Closes connections after queued writes are committed. Idempotent.
+    public func shutdown() async throws {
+        try await executor.shutdown()
+    }
+}

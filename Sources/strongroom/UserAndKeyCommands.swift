@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import StrongroomCore
+import StrongroomEngine
+import StrongroomStorage
+
+/// `strongroom users add|list|remove`
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users",
+        abstract: "Manage users of the built-in login.",
+        subcommands: [UsersAddCommand.self, UsersListCommand.self, UsersRemoveCommand.self])
+}
+
+struct UsersAddCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a user. Without --password or --password-stdin, the password is asked for on the terminal.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Argument(help: "Login name.")
+    var username: String
+
+    @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input.")
+    var passwordStdin = false
+
+    @Option(help: "The password (visible in the process list and shell history: prefer --password-stdin).")
+    var password: String?
+
+    @Option(help: ArgumentHelp(#"OpenID claims as a JSON object, e.g. '{"name":"Ada","email":"ada@example.com"}'."#, valueName: "json"))
+    var claims: String?
+
+    func validate() throws {
+        if passwordStdin && password != nil { throw ValidationError("give --password-stdin or --password, not both") }
+    }
+
+    func run() async throws {
+        try await CLI.guarded {
+            let config = try CLI.loadConfiguration(options.config)
+            let secret: String
+            if passwordStdin {
+                let data = FileHandle.standardInput.readDataToEndOfFile()
+                var text = String(decoding: data, as: UTF8.self)
+                while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+                secret = text
+            } else if let password {
+                secret = password
+            } else if let typed = CLI.promptPassword("Password for \(username): ") {
+                secret = typed
+            } else {
+                throw ValidationError("give --password-stdin or --password")
+            }
+            var claimValues: [String: JSONValue] = [:]
+            if let claims {
+                guard let object = JSONValue.parse(claims)?.objectValue else {
+                    throw ValidationError("--claims must be a JSON object")
+                }
+                claimValues = object
+            }
+            let user = try await CLI.withEngine(config) { engine in
+                try await engine.users.add(username: username, password: secret, claims: claimValues)
+            }
+            print("added user \(user.username) (sub \(user.subject))")
+        }
+    }
+}
+
+struct UsersListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List users.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        try await CLI.guarded {
+            let config = try CLI.loadConfiguration(options.config)
+            let users = try await CLI.withEngine(config) { engine in try await engine.users.list() }
+            let rows = users.sorted { $0.username < $1.username }.map {
+                [$0.username, $0.subject, CLI.timestamp($0.createdAt), $0.claims.keys.sorted().joined(separator: ",")]
+            }
+            print(CLI.table(["USERNAME", "SUB", "CREATED", "CLAIMS"], rows))
+        }
+    }
+}
+
+struct UsersRemoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a user.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Argument(help: "Login name.")
+    var username: String
+
+    func run() async throws {
+        try await CLI.guarded {
+            let config = try CLI.loadConfiguration(options.config)
+            let removed = try await CLI.withEngine(config) { engine in try await engine.users.remove(username: username) }
+            guard removed else {
+                CLI.printError("no user \(username)")
+                throw ExitCode.failure
+            }
+            print("removed \(username)")
+            if config.users.contains(where: { $0.username == username }) {
+                CLI.printError("note: \(username) is declared in \(options.config); it is created again at the next start unless removed there too.")
+            }
+        }
+    }
+}
+
+/// `strongroom keys list|rotate|retire`
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "The server's signing keys (shared by every node through the database).",
+        discussion: """
+        Rotation is two-phase so relying parties can fetch a new key before it signs: the first \
+        `rotate` stages a `next` key per algorithm (published, not signing); the second promotes it \
+        to `active` and the old key to `retiring` (published for verification); `retire` stops \
+        publishing `retiring` keys. Running servers pick the change up when they reload their keys.
+        """,
+        subcommands: [KeysListCommand.self, KeysRotateCommand.self, KeysRetireCommand.self])
+
+    static func table(_ keys: [SigningKeyRecord]) -> String {
+        CLI.table(["KID", "ALG", "STATUS", "CREATED"], keys.map {
+            [$0.kid, $0.algorithm.rawValue, $0.status.rawValue, CLI.timestamp($0.createdAt)]
+        })
+    }
+}
+
+struct KeysListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List signing keys.")
+    @OptionGroup var options: ConfigOption
+    func run() async throws {
+        try await CLI.guarded {
+            let config = try CLI.loadConfiguration(options.config)
+            let keys = try await CLI.withEngine(config) { engine in try await engine.keys.list() }
+            print(KeysCommand.table(keys))
+        }
+    }
+}
+
+struct KeysRotateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate", abstract: "Stage new keys (first run) or promote staged keys (second run).")
+    @OptionGroup var options: ConfigOption
+    func run() async throws {
+        try await CLI.guarded {
+            let config = try CLI.loadConfiguration(options.config)
+            let keys = try await CLI.withEngine(config) { engine in try await engine.keys.rotate() }
+            print(KeysCommand.table(keys))
+        }
+    }
+}
+
+struct KeysRetireCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retire", abstract: "Stop publishing rotated-out keys.")
+    @OptionGroup var options: ConfigOption
+    func run() async throws {
+        try await CLI.guarded {
+            let config = try CLI.loadConfiguration(options.config)
+            let keys = try await CLI.withEngine(config) { engine in try await engine.keys.retire() }
+            print(KeysCommand.table(keys))
+        }
+    }
+}
