@@ -463,24 +463,25 @@ indirect enum YAMLNode {
 
     var inline: String? {
         switch self {
-        case .null: "null"
-        case .bool(let b): b ? "true" : "false"
-        case .int(let i): String(i)
-        case .double(let d): String(d)
-        case .string(let s): Self.scalar(s)
-        case .seq(let items) where items.isEmpty: "[]"
-        case .map(let entries) where entries.isEmpty: "{}"
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .string(let s): return Self.scalar(s)
+        case .seq(let items) where items.isEmpty: return "[]"
+        case .map(let entries) where entries.isEmpty: return "{}"
         case .seq(let items):
             // Short lists of scalars on one line.
-            let parts = items.map { item -> String? in
-                if case .seq = item { return nil }
-                if case .map = item { return nil }
-                return item.inline
+            var parts: [String] = []
+            for item in items {
+                switch item {
+                case .seq, .map: return nil
+                default: parts.append(item.inline ?? "null")
+                }
             }
-            guard !parts.contains(where: { $0 == nil }) else { return nil }
-            let line = "[" + parts.map { $0! }.joined(separator: ", ") + "]"
+            let line = "[" + parts.joined(separator: ", ") + "]"
             return line.count <= 80 ? line : nil
-        case .map: nil
+        case .map: return nil
         }
     }
 

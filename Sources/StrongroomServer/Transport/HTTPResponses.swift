@@ -9,13 +9,13 @@ import StrongroomEngine
 public enum HTTPResponses {
     /// Security headers of every HTML page.
     ///
-    /// `form-action` allows `'self'` (the login/consent forms post here) and `https:` because browsers
-    /// apply `form-action` to the redirect that follows the consent form, which goes to the client's
-    /// redirect URI.
+    /// `form-action` allows `'self'` (the login/consent forms post here), and `https:` plus loopback
+    /// `http:` (RFC 8252 §7.3) because browsers apply `form-action` to the redirect that follows the
+    /// consent form, which goes to the client's redirect URI.
     public static let pageHeaders: [Param] = [
         Param("Content-Type", "text/html; charset=utf-8"),
         Param("Content-Security-Policy",
-              "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"),
+              "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'"),
         Param("X-Frame-Options", "DENY"),
         Param("Cache-Control", "no-store"),
         Param("Pragma", "no-cache"),

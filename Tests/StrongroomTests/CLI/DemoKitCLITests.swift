@@ -85,7 +85,7 @@ struct DemoKitCLITests {
     }
 
     @Test("client 2's subject DN is its certificate's, and client 1's public JWK Set matches its key")
-    func certificatesAndKeys() throws {
+    func certificatesAndKeys() async throws {
         let config = Self.shared.kit.configuration
         let fapi2 = try #require(config.clients.first { $0.clientID == DemoKit.fapiClient2 })
         let cert2 = try ClientCertificate.fromPEM(try Self.read("client2.pem"))

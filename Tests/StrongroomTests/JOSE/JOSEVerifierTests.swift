@@ -55,7 +55,7 @@ import _CryptoExtras
     @Test func refusesRS256WhenOnlyPS256Allowed() throws {
         let rs = JOSEFixtures.rs256
         let token = try JOSEFixtures.compact(rs, header: ["alg": "RS256", "kid": .string(rs.kid)])
-        let keys = JWKSet(keys: [JOSEFixtures.bareJWK(rs).with(["kid": .string(rs.kid)])])
+        let keys = JWKSet(keys: [try JOSEFixtures.bareJWK(rs).with(["kid": .string(rs.kid)])])
         #expect(throws: JOSEError.self) { try verify(token, keys, VerificationPolicy(allowedAlgorithms: [.ps256])) }
         // The same token passes when RS256 is allowed: the refusal is the policy.
         #expect(try verify(token, keys, VerificationPolicy(allowedAlgorithms: [.rs256])).algorithm == .rs256)

@@ -290,12 +290,17 @@ struct StorageTests {
     func replayCache(backend: StorageBackend) async throws {
         try await withStorage(backend) { storage, _ in
             let jti = uniqueID("jti")
-            #expect(try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(60), now: t0))
-            #expect(try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(120), now: at(30)) == false)
-            #expect(try await storage.remember(namespace: "dpop", value: jti, expiresAt: at(60), now: at(30)))
+            let first = try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(60), now: t0)
+            let second = try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(120), now: at(30))
+            let otherNamespace = try await storage.remember(namespace: "dpop", value: jti, expiresAt: at(60), now: at(30))
             // Expired: the value may be recorded again, and is then a replay again.
-            #expect(try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(200), now: at(61)))
-            #expect(try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(300), now: at(150)) == false)
+            let afterExpiry = try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(200), now: at(61))
+            let againAfterExpiry = try await storage.remember(namespace: "client_assertion", value: jti, expiresAt: at(300), now: at(150))
+            #expect(first)
+            #expect(second == false)
+            #expect(otherNamespace)
+            #expect(afterExpiry)
+            #expect(againAfterExpiry == false)
         }
     }
 
@@ -389,6 +394,9 @@ struct StorageTests {
     @Test("sweep deletes expired rows and keeps live ones", arguments: StorageBackend.enabled)
     func sweep(backend: StorageBackend) async throws {
         try await withStorage(backend) { storage, _ in
+            // On PostgreSQL the sweep is database-wide, so this test lives ten years before every other
+            // test's timeline: its sweep cannot delete their rows.
+            func at(_ seconds: Int) -> Date { t0.addingTimeInterval(TimeInterval(seconds - 315_360_000)) }
             let expiredCode = Records.code(expiresAt: at(10)), liveCode = Records.code(expiresAt: at(1000))
             try await storage.saveCode(expiredCode)
             try await storage.saveCode(liveCode)
@@ -398,8 +406,8 @@ struct StorageTests {
                                                  requestObjectClaims: nil, profile: .oauth, expiresAt: at(10), createdAt: t0)
             try await storage.savePushedRequest(expiredPAR)
             let jti = uniqueID("jti")
-            _ = try await storage.remember(namespace: "dpop", value: jti, expiresAt: at(10), now: t0)
-            let expiredSession = SessionRecord(idHash: uniqueID("s"), subject: "a", authTime: t0, acr: nil, amr: [],
+            _ = try await storage.remember(namespace: "dpop", value: jti, expiresAt: at(10), now: at(0))
+            let expiredSession = SessionRecord(idHash: uniqueID("s"), subject: "a", authTime: at(0), acr: nil, amr: [],
                                                csrfToken: "x", expiresAt: at(10))
             try await storage.saveSession(expiredSession)
             let expiredInteraction = InteractionRecord(idHash: uniqueID("i"), clientID: "c", request: .object([:]),
@@ -436,13 +444,13 @@ struct StorageTests {
                 }
                 try await group.waitForAll()
             }
-            for token in tokens {
-                #expect(try await storage.token(hash: token.tokenHash) == token)
-            }
             if let sqlite = storage.executor as? SQLiteExecutor {
                 let batches = await sqlite.committedBatches
-                // Batched: far fewer commits than writes (migrations and nothing else ran before).
-                #expect(batches < 200)
+                // Batched: far fewer commits than writes (only the migration ran before).
+                #expect(batches < 100)
+            }
+            for token in tokens {
+                #expect(try await storage.token(hash: token.tokenHash) == token)
             }
             guard backend != .sqliteMemory else { return }
             // Committed means on disk: a second handle sees every token.
