@@ -44,11 +44,12 @@ public enum DemoPKI {
             issuerKey: Certificate.PrivateKey(key), subjectKeyPEM: key.pemRepresentation)
     }
 
-    /// An EC P-256 TLS server certificate with serverAuth EKU and the hosts as DNS or IP SANs.
-    public static func issueServerCertificate(ca: Issued, hosts: [String]) throws -> Issued {
+    /// A TLS server certificate with serverAuth EKU and the hosts as DNS or IP SANs. RSA-2048 by
+    /// default: the TLS 1.2 cipher suites FAPI 1.0 Part 2 §8.5 permits (ECDHE_RSA with AES-GCM)
+    /// need an RSA server key; `.es256` gives a P-256 key.
+    public static func issueServerCertificate(ca: Issued, hosts: [String], keyAlgorithm: JWSAlgorithm = .ps256) throws -> Issued {
         let (caCert, caKey) = try loadCA(ca)
-        let key = P256.Signing.PrivateKey()
-        let publicKey = Certificate.PublicKey(key.publicKey)
+        let (publicKey, keyPEM) = try newKey(keyAlgorithm)
         let subject = try DistinguishedName {
             OrganizationName(organization)
             CommonName(hosts.first ?? "localhost")
@@ -68,7 +69,7 @@ public enum DemoPKI {
         }
         return try make(
             publicKey: publicKey, subject: subject, issuer: caCert.subject, years: 2, extensions: extensions,
-            issuerKey: caKey, subjectKeyPEM: key.pemRepresentation)
+            issuerKey: caKey, subjectKeyPEM: keyPEM)
     }
 
     /// A TLS client certificate (clientAuth EKU) with subject `CN=…,O=…,C=GB`.

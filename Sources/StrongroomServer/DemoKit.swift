@@ -66,7 +66,7 @@ public enum DemoKit {
         case badPort(String)
         public var description: String {
             switch self {
-            case .exists(let files): "a demo kit already exists (\(files.joined(separator: ", "))); use --force to replace it"
+            case .exists(let files): "a demo kit already exists there (\(files.count) of its files, e.g. \(files[0])); use --force to replace it and its database"
             case .badPort(let m): m
             }
         }

@@ -91,7 +91,8 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLI.guarded {
             let path = URL(fileURLWithPath: dir).appendingPathComponent(DemoKit.configurationFile).path
-            if !FileManager.default.fileExists(atPath: path) {
+            let written = !FileManager.default.fileExists(atPath: path)
+            if written {
                 CLI.bootstrapLogging(level: "info")
                 let kit = try DemoKit.write(.init(
                     directory: dir, port: port ?? 8443, mtlsPort: mtlsPort ?? 8444, host: host ?? "127.0.0.1"))
@@ -104,12 +105,13 @@ struct DemoCommand: AsyncParsableCommand {
                 CLI.printError("note: the demo kit in \(dir) was written for port \(config.server.port) (issuer \(config.service.issuer)); "
                     + "run `strongroom demo init \(dir) --port \(port) --force` to remake it for port \(port).")
             }
-            Self.banner(config, directory: dir)
+            Self.banner(config, directory: dir, secrets: !written)
             try await ServeCommand.serve(config)
         }
     }
 
-    static func banner(_ config: StrongroomConfiguration, directory: String) {
+    /// What to point a client at; the secrets again unless `demo init` just printed them.
+    static func banner(_ config: StrongroomConfiguration, directory: String, secrets: Bool) {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL
         func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
         let discovery = config.service.issuer + "/.well-known/openid-configuration"
@@ -127,12 +129,15 @@ struct DemoCommand: AsyncParsableCommand {
             "                  \(file("client2.key.pem")), \(file("client2.jwks.json")) (\(DemoKit.fapiClient2), ES256)",
             "  user:           \(DemoKit.demoUsername) / \(DemoKit.demoPassword)",
         ]
-        if let token = config.admin.token { lines.append("  admin token:    \(token)") }
-        if let iat = config.service.registration.initialAccessTokens.first { lines.append("  initial access token (DCR): \(iat)") }
-        if let plain = config.clients.first(where: { $0.clientID == DemoKit.plainClient }), let secret = plain.clientSecret {
-            lines.append("  \(DemoKit.plainClient) secret: \(secret)")
+        if secrets {
+            if let token = config.admin.token { lines.append("  admin token:    \(token)") }
+            if let iat = config.service.registration.initialAccessTokens.first { lines.append("  initial access token (DCR): \(iat)") }
+            if let plain = config.clients.first(where: { $0.clientID == DemoKit.plainClient }), let secret = plain.clientSecret {
+                lines.append("  \(DemoKit.plainClient) secret: \(secret)")
+            }
         }
         print(lines.joined(separator: "\n"))
+        CLI.flush()
     }
 }
 
@@ -183,5 +188,6 @@ struct DemoInitCommand: AsyncParsableCommand {
           user:                        \(DemoKit.demoUsername) / \(DemoKit.demoPassword)
         Serve it with: strongroom demo --dir \(kit.directory)
         """)
+        CLI.flush()
     }
 }

@@ -19,6 +19,12 @@ struct ConfigOption: ParsableArguments {
     var config: String = "strongroom.yaml"
 }
 
+/// A failure of a command at run time, printed as `error: <message>` (exit status 1).
+struct CLIFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Exit codes: 1 for violations and operational failures, 2 for configuration errors.
 enum CLI {
     static let violationsExit = ExitCode(1)
@@ -28,6 +34,11 @@ enum CLI {
 
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Pushes buffered standard output out (it is fully buffered when redirected to a file).
+    static func flush() {
+        fflush(nil)  // every output stream; avoids touching the global `stdout` under strict concurrency
     }
 
     // MARK: Logging
@@ -77,8 +88,9 @@ enum CLI {
         } catch let error as RegistrationRefused {
             printRefusal(error.violations.map(\.description))
             throw violationsExit
-        } catch let error as ValidationError {
-            throw error
+        } catch let error as CLIFailure {
+            printError("error: \(error)")
+            throw ExitCode.failure
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure
@@ -96,13 +108,19 @@ enum CLI {
         _ config: StrongroomConfiguration, seed: Bool = false, databaseURL: String? = nil,
         _ body: (Engine) async throws -> T
     ) async throws -> T {
-        let logger = Logger(label: "strongroom")
+        var logger = Logger(label: "strongroom")
+        var engineLogger = Logger(label: "strongroom.engine")
+        if databaseURL == "sqlite::memory:" {
+            // A throw-away database for checks: its migrations and fresh keys are not news.
+            logger.logLevel = max(logger.logLevel, .warning)
+            engineLogger.logLevel = max(engineLogger.logLevel, .warning)
+        }
         let storage = try await SQLStorage.open(
             url: databaseURL ?? config.database.url, poolSize: config.database.poolSize, logger: logger)
         do {
             try await storage.migrate()
             let engine = try await Engine.start(
-                configuration: config, storage: storage, logger: Logger(label: "strongroom.engine"), seed: seed)
+                configuration: config, storage: storage, logger: engineLogger, seed: seed)
             do {
                 let result = try await body(engine)
                 await engine.shutdown()
@@ -122,7 +140,7 @@ enum CLI {
 
     static func readFile(_ path: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read \(path)")
+            throw CLIFailure("cannot read \(path)")
         }
         return data
     }
@@ -134,7 +152,7 @@ enum CLI {
             return try JSONDecoder().decode(ClientMetadata.self, from: data)
         } catch let error as DecodingError {
             let e = ConfigurationError.describing(error)
-            throw ValidationError("\(path): \(e)")
+            throw CLIFailure("\(path): \(e)")
         }
     }
 

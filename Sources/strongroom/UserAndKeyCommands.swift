@@ -49,17 +49,22 @@ struct UsersAddCommand: AsyncParsableCommand {
             } else if let typed = CLI.promptPassword("Password for \(username): ") {
                 secret = typed
             } else {
-                throw ValidationError("give --password-stdin or --password")
+                throw CLIFailure("no password: give --password-stdin or --password")
             }
             var claimValues: [String: JSONValue] = [:]
             if let claims {
                 guard let object = JSONValue.parse(claims)?.objectValue else {
-                    throw ValidationError("--claims must be a JSON object")
+                    throw CLIFailure("--claims must be a JSON object")
                 }
                 claimValues = object
             }
             let user = try await CLI.withEngine(config) { engine in
-                try await engine.users.add(username: username, password: secret, claims: claimValues)
+                do {
+                    return try await engine.users.add(username: username, password: secret, claims: claimValues)
+                } catch let error as ConfigurationError {
+                    // The directory names the argument at fault (username, password): not the file's fault.
+                    throw CLIFailure(error.description)
+                }
             }
             print("added user \(user.username) (sub \(user.subject))")
         }

@@ -108,6 +108,12 @@ def sign_jwt(claims: dict, key, alg: str, *, kid: str | None = None, typ: str | 
         h["typ"] = typ
     if header:
         h.update(header)
+    designed = key.get("alg") if hasattr(key, "get") else None
+    if designed and designed != alg:
+        # Deliberately sign with another algorithm than the key's (negative tests): drop the key's "alg".
+        d = key.as_dict(private=True)
+        d.pop("alg", None)
+        key = import_jwk(d)
     return jwt.encode(h, claims, key, algorithms=[alg])
 
 

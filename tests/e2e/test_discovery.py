@@ -1,7 +1,8 @@
 """Discovery (OIDC Discovery 1.0, RFC 8414), the JWKS, the demo kit, and TLS basics."""
 
-import ssl
 import socket
+import ssl
+import warnings
 
 import pytest
 import requests
@@ -143,8 +144,10 @@ def test_tls_1_1_refused(srv):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(srv.api.ca)
     try:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         ctx.set_ciphers("ALL:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         pytest.skip("this Python/OpenSSL cannot offer TLS 1.1")

@@ -274,15 +274,14 @@ def test_wrong_password_stays_on_login(server, clients):
 def test_consent_without_session_or_csrf(server, clients):
     b = Browser(server)
     r = b._send("GET", server.metadata["authorization_endpoint"],
-                params={"client_id": "demo-plain", "response_type": "code", "scope": "openid",
+                params={"client_id": "demo-plain", "response_type": "code", "scope": "openid", "prompt": "consent",
                         "redirect_uri": clients.plain.redirect_uri, "state": "s"})
     from fapi_client import parse_forms
     login = next(f for f in parse_forms(r.text) if f["action"].endswith("/login"))
     r = b._send("POST", server.issuer + "/login", data={**login["fields"], "username": "alice", "password": "wonderland-demo"})
     forms = parse_forms(r.text)
     consent = next((f for f in forms if f["action"].endswith("/consent")), None)
-    if consent is None:
-        pytest.skip("consent already granted for demo-plain in this session of the suite")
+    assert consent is not None, f"no consent page with prompt=consent: HTTP {r.status_code}"
     # wrong CSRF token
     r2 = b._send("POST", server.issuer + "/consent", data={**consent["fields"], "csrf_token": "forged", "decision": "approve"})
     assert r2.status_code == 400 and "Location" not in r2.headers, f"forged csrf_token: HTTP {r2.status_code} {r2.headers.get('Location')}"

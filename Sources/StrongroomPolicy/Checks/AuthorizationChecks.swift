@@ -195,3 +195,12 @@ public struct RequireRequestObjectAlgorithm: Check {
         }
     }
 }
+
+/// `nonce` is required whenever `openid` is requested (Baseline).
+public struct RequireNonceWithOpenID: Check {
+    public let clause = "FAPI 1.0 Part 1 §5.2.2.2"
+    public init() {}
+    public func evaluate(_ f: AuthorizationFacts) throws(OAuthError) {
+        if f.requestsOpenID && (f.nonce ?? "").isEmpty { throw fail(.invalidRequest, "nonce is required when openid is requested") }
+    }
+}

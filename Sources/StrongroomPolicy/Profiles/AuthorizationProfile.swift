@@ -26,6 +26,7 @@ public enum AuthorizationProfile {
         list.append(RequirePKCES256(r.pkce))
         if r.requireStateWithoutOpenID { list.append(RequireStateWithoutOpenID()) }
         if r.requireNonceForFrontChannelIDToken { list.append(RequireNonceForFrontChannelIDToken()) }
+        if r.requireNonceWithOpenID { list.append(RequireNonceWithOpenID()) }
         return CheckList(list)
     }
 }

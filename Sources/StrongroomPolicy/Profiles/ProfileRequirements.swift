@@ -29,6 +29,8 @@ public struct ProfileRequirements: Sendable, Equatable {
     public var requireStateWithoutOpenID: Bool
     /// `nonce` required whenever an ID token comes from the authorization endpoint (OIDC Core §3.3.2.11).
     public var requireNonceForFrontChannelIDToken: Bool
+    /// `nonce` required whenever `openid` is requested (FAPI 1.0 Part 1 §5.2.2.2).
+    public var requireNonceWithOpenID: Bool
     /// A signed request object (`request` or PAR) is required; only its parameters are used.
     public var requireSignedRequestObject: Bool
     /// Request object `exp` − `nbf` at most this, and `nbf` no older than this (seconds).
@@ -67,6 +69,7 @@ public struct ProfileRequirements: Sendable, Equatable {
         pkce: .optional,
         requireStateWithoutOpenID: false,
         requireNonceForFrontChannelIDToken: true,
+        requireNonceWithOpenID: false,
         requireSignedRequestObject: false,
         requestObjectMaxLifetime: nil,
         responseTypes: nil,
@@ -88,6 +91,7 @@ public struct ProfileRequirements: Sendable, Equatable {
         r.requireRedirectURIInRequest = true
         r.pkce = .requiredS256
         r.requireStateWithoutOpenID = true
+        r.requireNonceWithOpenID = true
         return r
     }()
 
@@ -104,6 +108,9 @@ public struct ProfileRequirements: Sendable, Equatable {
         r.responseTypes = [.codeIDToken, .code]
         r.codeRequiresJARM = true
         r.requireSenderConstrainedTokens = true
+        // Advanced asks for nonce only where an ID token travels the front channel (hybrid);
+        // with JARM the response itself is signed.
+        r.requireNonceWithOpenID = false
         return r
     }()
 
@@ -122,6 +129,7 @@ public struct ProfileRequirements: Sendable, Equatable {
         r.assertionAudienceMustBeIssuer = true
         r.requireIssResponseParameter = true
         r.requireStateWithoutOpenID = false
+        r.requireNonceWithOpenID = false
         return r
     }()
 

@@ -62,7 +62,7 @@ import Testing
         let h = try await H.make()
         defer { Task { await h.close() } }
         let pkce = H.pkce()
-        let base: [(String, String)] = [("client_id", "fapi"), ("redirect_uri", H.redirect), ("response_type", "code"), ("state", "s"),
+        let base: [(String, String)] = [("client_id", "fapi"), ("redirect_uri", H.redirect), ("response_type", "code"), ("state", "s"), ("nonce", "n"),
                                         ("code_challenge", pkce.challenge), ("code_challenge_method", "S256")]
         let accounts = await h.engine.authorize(H.get("/authorize", base + [("scope", "openid accounts")]), session: nil)
         guard case .interact(let t) = accounts else { Issue.record("expected login for accounts, got \(accounts)"); return }

@@ -73,6 +73,12 @@ import Testing
         #expect(refusal(RequireNonceForFrontChannelIDToken(), Self.facts(nonce: nil))?.code == .invalidRequest)
     }
 
+    @Test func nonceWithOpenID() {
+        #expect(refusal(RequireNonceWithOpenID(), Self.facts(responseType: .code)) == nil)
+        #expect(refusal(RequireNonceWithOpenID(), Self.facts(responseType: .code, scopes: ["accounts"], nonce: nil)) == nil)
+        #expect(refusal(RequireNonceWithOpenID(), Self.facts(responseType: .code, scopes: ["openid", "accounts"], nonce: nil))?.code == .invalidRequest)
+    }
+
     @Test func signedRequestObjectRequired() {
         #expect(refusal(RequireSignedRequestObject(), Self.facts()) == nil)
         #expect(refusal(RequireSignedRequestObject(), Self.facts(ro: nil))?.code == .invalidRequest)
