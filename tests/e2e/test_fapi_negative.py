@@ -305,3 +305,52 @@ def test_expired_code_and_access_token(short_srv):
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant", f"expired code: HTTP {r.status_code} {r.text}"
     assert c.introspect(at)["active"] is False, "expired access token still active"
     assert short_srv.api.get("/api/accounts", headers=bearer(at), cert=c.cert).status_code == 401
+
+
+def test_invalid_request_object_error_delivered_as_jarm(server, clients):
+    """An error after the redirect URI is validated goes back in the requested response mode (JARM)."""
+    c = clients.fapi1
+    params, _ = fapi_params(c, response_type="code", response_mode="jwt")
+    ro = c.request_object(params, aud="https://evil.example")
+    res = Browser(server).authorize({"client_id": c.client_id, "request": ro, "response_type": "code", "scope": "openid payments"},
+                                    client_id=c.client_id)
+    if res.kind == "page":
+        observe(f"wrong aud with response_mode=jwt -> error page: {res.describe()[:120]}")
+        assert res.status == 400
+        return
+    assert res.jarm, f"error not delivered as JARM: {res.describe()}"
+    assert res.error == "invalid_request_object" and res.get("state") == params["state"], res.describe()
+
+
+def test_request_object_containing_request(server, clients):
+    c = clients.fapi1
+    params, _ = fapi_params(c)
+    ro = c.request_object(params, extra={"request": "nested"})
+    res = Browser(server).authorize({"client_id": c.client_id, "request": ro}, client_id=c.client_id)
+    assert "code" not in res.params
+    assert res.kind == "page" or res.error == "invalid_request_object", res.describe()
+
+
+def test_request_and_request_uri_together(server, clients):
+    """OIDC Core §6 forbids both; RFC 9126 §4 lets the server use only the pushed request. Either refusal or the
+    pushed parameters alone are acceptable; the outer request object must never be used."""
+    c = clients.fapi1
+    pushed_params, _ = fapi_params(c)
+    r = c.par({"request": c.request_object(pushed_params)})
+    assert r.status_code == 201, r.text
+    outer_params, _ = fapi_params(c)  # another state and nonce
+    res = Browser(server).authorize({"client_id": c.client_id, "request": c.request_object(outer_params),
+                                     "request_uri": r.json()["request_uri"]}, client_id=c.client_id)
+    if "code" in res.params:
+        assert res.get("state") == pushed_params["state"], f"the outer request object was used: {res.describe()}"
+        observe("request + request_uri together: accepted, the pushed request used and the outer request ignored")
+    else:
+        observe(f"request + request_uri together: refused ({res.describe()[:100]})")
+
+
+def test_refresh_of_bound_token_without_certificate(server, clients):
+    c = clients.fapi1
+    flow = run_fapi_flow(Browser(server), c)
+    tokens = flow.tokens()
+    r = c.with_cert(None).token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert r.status_code in (400, 401) and r.json()["error"] in ("invalid_request", "invalid_grant", "invalid_client"), r.text

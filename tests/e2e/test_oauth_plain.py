@@ -215,3 +215,74 @@ def test_resource_needs_a_fapi_scope(server, clients):
     _, t = login_and_tokens(server, clients.plain, "openid")
     r = server.get("/api/accounts", headers=bearer(t["access_token"]))
     assert r.status_code == 403, f"plain openid token on /api/accounts: HTTP {r.status_code}"
+
+
+# --- more flows ------------------------------------------------------------------------------
+
+def test_authorize_by_post(server, clients):
+    from fapi_client import code_params
+    c = clients.plain
+    params, verifier = code_params(c, "openid")
+    res = Browser(server).authorize(params, method="POST")
+    assert "code" in res.params, res.describe()
+    r = c.redeem(res["code"], verifier)
+    assert r.status_code == 200, r.text
+
+
+def test_single_sign_on_and_prompt(server, clients):
+    from fapi_client import code_params
+    c = clients.plain
+    b = Browser(server)
+    first = run_code_flow(b, c, "openid")
+    assert "code" in first.result.params and "login" in first.result.steps, first.result.describe()
+    second = run_code_flow(b, c, "openid")
+    assert "code" in second.result.params, second.result.describe()
+    assert "login" not in second.result.steps, f"signed-in user asked to log in again: {second.result.steps}"
+    relogin = run_code_flow(b, c, "openid", prompt="login")
+    assert "login" in relogin.result.steps, f"prompt=login did not ask for the password: {relogin.result.steps}"
+    silent = run_code_flow(b, c, "openid", prompt="none")
+    assert "code" in silent.result.params and silent.result.steps == [], silent.result.describe()
+    anonymous = Browser(server).authorize(code_params(c, "openid", prompt="none")[0])
+    assert anonymous.error == "login_required", anonymous.describe()
+
+
+def test_par_for_plain_client(server, clients):
+    from fapi_client import code_params
+    c = clients.plain
+    params, verifier = code_params(c, "openid profile")
+    r = c.par(params)
+    assert r.status_code == 201, r.text
+    res = Browser(server).authorize({"client_id": c.client_id, "request_uri": r.json()["request_uri"]})
+    assert "code" in res.params and res.get("state") == params["state"], res.describe()
+    assert c.redeem(res["code"], verifier).status_code == 200
+
+
+def test_redirect_uri_exact_match(server, clients):
+    c = clients.plain
+    for uri in [c.redirect_uri + "/", c.redirect_uri + "?x=1", c.redirect_uri.upper().replace("HTTPS", "https"),
+                c.redirect_uri.replace("/demo/callback", "/demo/callback2")]:
+        res = Browser(server).authorize({"client_id": c.client_id, "response_type": "code", "scope": "openid",
+                                         "redirect_uri": uri, "state": "s"})
+        assert res.kind == "page" and res.status == 400 and res.location is None, f"{uri}: {res.describe()}"
+
+
+def test_userinfo_with_bound_token_needs_certificate(server, clients, bound_token):
+    r = server.get(server.metadata["userinfo_endpoint"], headers=bearer(bound_token))
+    assert r.status_code == 401, f"userinfo served a certificate-bound token without the certificate: HTTP {r.status_code}"
+    r = server.get(server.endpoint("userinfo_endpoint", mtls=True), headers=bearer(bound_token), cert=clients.cert1)
+    assert r.status_code == 200, r.text
+
+
+def test_signed_introspection_response(server, clients):
+    """RFC 9701: Accept: application/token-introspection+jwt gives a JWT verifiable with the JWKS."""
+    from fapi_client import verify_server_jwt
+    c = clients.plain
+    _, t = login_and_tokens(server, c, "openid")
+    r = c.backchannel("introspection_endpoint", {"token": t["access_token"]},
+                      headers={"Accept": "application/token-introspection+jwt"})
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/token-introspection+jwt")
+    header, claims = verify_server_jwt(r.text, server)
+    assert header.get("typ") == "token-introspection+jwt"
+    assert claims["iss"] == server.issuer and claims["aud"] == c.client_id
+    assert claims["token_introspection"]["active"] is True

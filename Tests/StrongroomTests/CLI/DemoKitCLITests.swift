@@ -1,8 +1,11 @@
 import Foundation
+import Logging
 import StrongroomCore
+import StrongroomEngine
 import StrongroomJOSE
 import StrongroomPolicy
 import StrongroomServer
+import StrongroomStorage
 import Testing
 
 /// `strongroom demo init`: the kit it writes parses, validates, and every seeded client conforms.
@@ -159,5 +162,25 @@ struct DemoKitCLITests {
         #expect(config.clients.first?.metadata.responseTypes == [.codeIDToken])
         #expect(ClientConformance(service: config.service).violations(of: config.clients[0].metadata) == [])
         #expect(ServiceConformance(service: config.service).violations() == [])
+    }
+
+    @Test("the engine starts on the kit, seeding its three clients and its user")
+    func engineSeedsTheKit() async throws {
+        let config = try StrongroomConfiguration.load(path: Self.shared.kit.configurationPath, environment: [:])
+        var logger = Logger(label: "test.cli")
+        logger.logLevel = .warning
+        let storage = try await SQLStorage.open(url: "sqlite::memory:", logger: logger)
+        try await storage.migrate()
+        let engine = try await Engine.start(configuration: config, storage: storage, logger: logger)
+        let clients = try await engine.clients.list()
+        #expect(Set(clients.map(\.clientID)) == [DemoKit.fapiClient1, DemoKit.fapiClient2, DemoKit.plainClient])
+        #expect(clients.allSatisfy { $0.source == "config" })
+        for client in config.clients {
+            #expect(engine.clients.validate(client.metadata) == [], "\(client.clientID)")
+        }
+        #expect(try await engine.users.list().map(\.username) == [DemoKit.demoUsername])
+        #expect(await engine.users.authenticate(username: DemoKit.demoUsername, password: DemoKit.demoPassword) != nil)
+        await engine.shutdown()
+        try await storage.shutdown()
     }
 }
