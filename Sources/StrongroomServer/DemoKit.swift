@@ -88,7 +88,8 @@ public enum DemoKit {
 
         // PKI: one CA for the server and both clients, so the same ca.pem is trusted both ways.
         let ca = try DemoPKI.makeCA(commonName: "Strongroom DEMO Test CA - NOT FOR PRODUCTION")
-        let server = try DemoPKI.issueServerCertificate(ca: ca, hosts: ["localhost", "127.0.0.1"])
+        // RSA: the TLS 1.2 suites FAPI 1.0 Part 2 §8.5 permits are ECDHE_RSA.
+        let server = try DemoPKI.issueServerCertificate(ca: ca, hosts: ["localhost", "127.0.0.1"], keyAlgorithm: .ps256)
         let client1 = try DemoPKI.issueClientCertificate(
             ca: ca, commonName: fapiClient1, organization: "Strongroom Demo Client 1", keyAlgorithm: .ps256)
         let client2 = try DemoPKI.issueClientCertificate(
@@ -125,8 +126,8 @@ public enum DemoKit {
         let files: [(String, String, Bool)] = [
             ("ca.pem", pem(ca.certificatePEM, "Demo certificate authority. Trust it (curl --cacert ca.pem) only for this demo."), false),
             ("ca.key.pem", pem(ca.privateKeyPEM, "Private key of the demo CA."), true),
-            ("server.pem", pem(server.certificatePEM, "Demo TLS server certificate for localhost and 127.0.0.1."), false),
-            ("server.key.pem", pem(server.privateKeyPEM, "Private key of the demo TLS server certificate."), true),
+            ("server.pem", pem(server.certificatePEM, "Demo TLS server certificate (RSA-2048) for localhost and 127.0.0.1."), false),
+            ("server.key.pem", pem(server.privateKeyPEM, "Private key (RSA-2048) of the demo TLS server certificate."), true),
             ("client1.pem", pem(client1.certificatePEM, "Demo client certificate of \(fapiClient1) (RSA, PS256)."), false),
             ("client1.key.pem", pem(client1.privateKeyPEM, "Private key of \(fapiClient1) (RSA-2048): mTLS and private_key_jwt."), true),
             ("client1.jwks.json", try json(JWKSet(keys: [keys1.privateJWK]).json), true),
@@ -405,7 +406,8 @@ public enum DemoKit {
                                   certificates (server.client_ca_trust_anchors). Clients trust the
                                   server with it: curl --cacert ca.pem ...
         server.pem / server.key.pem
-                                  TLS server certificate for localhost and 127.0.0.1.
+                                  TLS server certificate for localhost and 127.0.0.1 (RSA-2048,
+                                  so the FAPI TLS 1.2 ECDHE_RSA cipher suites work).
         client1.pem / client1.key.pem
                                   Client certificate and RSA-2048 key of demo-fapi-1.
         client1.jwks.json         demo-fapi-1's PRIVATE JWK Set (PS256): sign client assertions

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import StrongroomCore
 import StrongroomEngine
+import StrongroomPolicy
 import StrongroomServer
 import StrongroomStorage
 
@@ -22,6 +23,13 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     static func serve(_ config: StrongroomConfiguration) async throws {
+        // The service settings must be able to satisfy every profile its scopes select
+        // (reference: service configuration tables); `strongroom config check` prints the same list.
+        let violations = ServiceConformance(service: config.service).violations()
+        if !violations.isEmpty {
+            throw ConfigurationError(key: "service", message: "cannot satisfy the profiles its scopes select:\n"
+                + violations.map { "  - \($0)" }.joined(separator: "\n"))
+        }
         let logger = Logger(label: "strongroom")
         logger.info("starting", metadata: [
             "issuer": "\(config.service.issuer)",

@@ -151,6 +151,7 @@ def test_alg_none_assertion(server, clients):
     assert_oauth_error(assertion_token_request(c, c.assertion(alg="none")), "invalid_client", 401)
 
 
+@pytest.mark.filterwarnings("ignore:This key should not be used as an oct key")
 def test_hmac_assertion_keyed_with_public_key(server, clients):
     """Algorithm confusion: HS256 keyed with the client's public RSA key."""
     c = clients.pkjwt_rsa
@@ -373,3 +374,19 @@ def test_unknown_paths_and_methods(server):
     assert r.status_code == 405
     r = server.get("/token")
     assert r.status_code == 405
+
+
+def test_login_pages_headers_and_cookie(server, clients):
+    b = Browser(server)
+    r = b._send("GET", server.metadata["authorization_endpoint"],
+                params={"client_id": "demo-plain", "response_type": "code", "scope": "openid",
+                        "redirect_uri": clients.plain.redirect_uri, "state": "s"})
+    assert r.status_code == 200
+    assert r.headers.get("X-Frame-Options") == "DENY" or "frame-ancestors 'none'" in r.headers.get("Content-Security-Policy", "")
+    assert "no-store" in r.headers.get("Cache-Control", "")
+    from fapi_client import parse_forms, _set_cookie_values
+    login = next(f for f in parse_forms(r.text) if f["action"].endswith("/login"))
+    r = b._send("POST", server.issuer + "/login", data={**login["fields"], "username": "alice", "password": "wonderland-demo"})
+    cookie = next(v for v in _set_cookie_values(r) if v.startswith("strongroom_session="))
+    attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "samesite"} <= attrs, f"session cookie attributes: {cookie.split(';', 1)[1]}"

@@ -31,6 +31,10 @@ public struct ScopeDefinition: Sendable, Codable, Hashable {
             attributes = list
         } else if let map = try? c.decodeIfPresent([String: String].self, forKey: .attributes) {
             attributes = map.sorted { $0.key < $1.key }.map { ScopeAttribute(key: $0.key, value: $0.value) }
+        } else if c.contains(.attributes), try !c.decodeNil(forKey: .attributes) {
+            throw DecodingError.typeMismatch([ScopeAttribute].self, .init(
+                codingPath: c.codingPath + [CodingKeys.attributes],
+                debugDescription: "attributes must be a list of {key, value} or a map such as {fapi: rw}"))
         } else {
             attributes = []
         }

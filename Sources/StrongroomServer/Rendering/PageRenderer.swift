@@ -21,7 +21,7 @@ public struct PageRenderer: Sendable {
     public init(directory: String, basePath: String) async throws {
         self.library = try await MustacheLibrary(directory: directory)
         self.basePath = basePath
-        for name in ["layout", "login", "consent", "error", "grants"] where library.getTemplate(named: name) == nil {
+        for name in ["layout", "login", "consent", "error", "grants", "callback"] where library.getTemplate(named: name) == nil {
             throw ConfigurationError(key: "", message: "page template '\(name).mustache' is missing from \(directory)")
         }
     }
@@ -88,6 +88,12 @@ public struct PageRenderer: Sendable {
             c["signed_in"] = false
         }
         return render("grants", c)
+    }
+
+    /// The demo kit's stand-in redirect URI: lists what the authorization response carried.
+    public func callback(_ params: [Param]) -> String {
+        let items: [[String: Any]] = params.map { ["name": $0.name, "value": $0.value] }
+        return render("callback", ["base": basePath, "params": items, "has_params": !items.isEmpty])
     }
 
     // MARK: Helpers

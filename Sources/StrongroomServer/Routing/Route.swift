@@ -9,6 +9,8 @@ public enum Endpoint: String, Sendable, CaseIterable {
     case discoveryOpenID = "openid_configuration", discoveryOAuth = "oauth_authorization_server", jwks
     case accounts, payments
     case admin, health, metrics
+    /// The demo kit's stand-in redirect URI.
+    case demoCallback = "demo_callback"
     /// Label for requests that matched nothing (404/405).
     case unmatched
 }
@@ -69,6 +71,7 @@ public struct RouteTable: Sendable {
         "/jwks": (.jwks, ["GET"]),
         "/healthz": (.health, ["GET"]),
         "/metrics": (.metrics, ["GET"]),
+        "/demo/callback": (.demoCallback, ["GET", "POST"]),
     ]
 
     private static let resourceRoutes: [String: (Endpoint, Set<String>)] = [

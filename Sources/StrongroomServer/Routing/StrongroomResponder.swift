@@ -265,6 +265,7 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
         case .accounts, .payments: return try await engine.resource(req)
         case .admin: return try await engine.admin(req)
         case .health: return try await engine.health()
+        case .demoCallback: return HTTPResponses.page(pages.callback(req.method == "POST" ? req.form : req.query))
         case .metrics, .unmatched: return HTTPResponses.notFound
         }
     }

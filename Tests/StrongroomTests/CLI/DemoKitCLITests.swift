@@ -7,6 +7,8 @@ import StrongroomPolicy
 import StrongroomServer
 import StrongroomStorage
 import Testing
+import X509
+import _CryptoExtras
 
 /// `strongroom demo init`: the kit it writes parses, validates, and every seeded client conforms.
 @Suite("CLI demo kit")
@@ -182,5 +184,15 @@ struct DemoKitCLITests {
         #expect(await engine.users.authenticate(username: DemoKit.demoUsername, password: DemoKit.demoPassword) != nil)
         await engine.shutdown()
         try await storage.shutdown()
+    }
+
+    @Test("the server certificate has an RSA key (FAPI TLS 1.2 ECDHE_RSA suites) and names localhost and 127.0.0.1")
+    func serverCertificate() throws {
+        let cert = try Certificate(pemEncoded: try Self.read("server.pem"))
+        #expect(_RSA.Signing.PublicKey(cert.publicKey) != nil)
+        let sans = try #require(try cert.extensions.subjectAlternativeNames)
+        #expect(sans.contains(.dnsName("localhost")))
+        #expect(sans.contains { if case .ipAddress = $0 { true } else { false } })
+        #expect(try Self.read("server.key.pem").contains("-----BEGIN"))
     }
 }

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+@testable import StrongroomCore
+
+/// Configuration loading: errors name the key at fault; environment overrides apply.
+@Suite struct CoreConfigurationTests {
+    static let valid = """
+    service:
+      issuer: https://as.example
+      scopes:
+        - name: openid
+        - name: payments
+          description: Make payments
+          attributes: {fapi: rw}
+    server:
+      port: 9443
+      tls_certificate: server.pem
+      tls_private_key: server.key.pem
+    secret_hash_key: \(Data(repeating: 1, count: 32).base64EncodedString())
+    """
+
+    @Test func validConfigurationParses() throws {
+        let c = try StrongroomConfiguration.parse(Self.valid)
+        try c.validate()
+        #expect(c.service.scope(named: "payments")?.profile == .fapi1Advanced)
+        #expect(c.server.port == 9443)
+        #expect(c.database.url == "sqlite:strongroom.sqlite")
+    }
+
+    @Test(arguments: [
+        ("service:\n  scopes: []\nsecret_hash_key: x", "service.issuer"),
+        (valid.replacingOccurrences(of: "port: 9443", with: "port: not-a-number"), "server.port"),
+        (valid.replacingOccurrences(of: "attributes: {fapi: rw}", with: "attributes: 42"), "service.scopes"),
+        (valid + "\nlog_level: loud", "log_level"),
+        (valid.replacingOccurrences(of: "https://as.example", with: "http://as.example"), "service.issuer"),
+        (valid + "\ndatabase: {url: mysql://x}", "database.url"),
+        (valid.replacingOccurrences(of: "- name: openid", with: "- name: \"two words\""), "service.scopes[0].name"),
+    ])
+    func badConfigurationNamesTheKey(_ text: String, _ key: String) {
+        do {
+            let c = try StrongroomConfiguration.parse(text)
+            try c.validate()
+            Issue.record("accepted a bad configuration")
+        } catch let e as ConfigurationError {
+            #expect(e.key.hasPrefix(key) || e.description.contains(key), "\(e)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func garbageIsAClearError() {
+        #expect(throws: ConfigurationError.self) { try StrongroomConfiguration.parse("{{{{ not yaml ::: [") }
+        #expect(throws: ConfigurationError.self) { try StrongroomConfiguration.parse("") }
+    }
+
+    @Test func environmentOverrides() throws {
+        var c = try StrongroomConfiguration.parse(Self.valid)
+        try c.applyEnvironment(["STRONGROOM_ISSUER": "https://other.example", "STRONGROOM_PORT": "7443",
+                                "STRONGROOM_DATABASE_URL": "postgres://u:p@127.0.0.1/db", "STRONGROOM_MTLS_PORT": "7444"])
+        #expect(c.service.issuer == "https://other.example")
+        #expect(c.server.port == 7443)
+        #expect(c.server.mtlsAlias?.port == 7444)
+        #expect(c.database.url.hasPrefix("postgres://"))
+        #expect(throws: ConfigurationError.self) { try c.applyEnvironment(["STRONGROOM_PORT": "eighty"]) }
+    }
+
+    @Test func jsonIsAcceptedToo() throws {
+        let json = #"{"service":{"issuer":"https://as.example"},"server":{"tls_certificate":"a","tls_private_key":"b"},"secret_hash_key":"\#(Data(repeating: 2, count: 32).base64EncodedString())"}"#
+        let c = try StrongroomConfiguration.parse(json)
+        try c.validate()
+        #expect(c.service.issuer == "https://as.example")
+    }
+
+    @Test func responseTypeOrderIsIrrelevant() {
+        #expect(ResponseType(parsing: "id_token code") == .codeIDToken)
+        #expect(ResponseType(parsing: "code") == .code)
+        #expect(ResponseType(parsing: "code bogus") == nil)
+        #expect(ResponseType(parsing: "") == nil)
+    }
+
+    @Test func base64URLIsStrict() {
+        #expect(Base64URL.decode("aGVsbG8") == Data("hello".utf8))
+        #expect(Base64URL.decode("aGVsbG8=") == nil)
+        #expect(Base64URL.decode("a+b/") == nil)
+        #expect(Base64URL.decode("a") == nil)
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what tests/browser needs: Debian's chromium + chromium-driver (and libnss3-tools for
+# certutil), and the Python packages of tests/browser/requirements.txt. Idempotent: packages
+# already installed are not fetched again. Run as root (CI); on a developer machine without
+# chromium the browser tests are skipped instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(chromium chromium-driver libnss3-tools fonts-dejavu-core)
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != "0" ]; then
+        echo "browser-deps: missing ${missing[*]}; run this script as root" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    echo "browser-deps: ${packages[*]} already installed"
+fi
+
+if ! python3 -c 'import selenium' >/dev/null 2>&1; then
+    python3 -m pip install -q -r tests/browser/requirements.txt
+fi
+
+chromium --version
+chromedriver --version
