@@ -147,31 +147,22 @@ def click_decision(driver, label: str) -> None:
     driver.find_element(By.XPATH, f"//form[contains(@action,'/consent')]//button[normalize-space()='{label}']").click()
 
 
-def plain_flow_to_consent(driver, server, client, name: str) -> tuple[dict, str | None]:
+def plain_flow_to_consent(driver, server, srv, client, name: str) -> tuple[dict, str | None]:
     """Opens /authorize for demo-plain (prompt=consent so an earlier grant does not skip the page),
     signs in and stops on the consent page."""
     params, verifier = code_params(client, PLAIN_SCOPE, prompt="consent")
     driver.get(authorize_url(server, params))
     wait_for_page(driver, "Sign in")
-    check_login_page(driver, client_name_of(server, client.client_id))
+    check_login_page(driver, client_name_of(srv, client.client_id))
     sign_in(driver)
     wait_for_page(driver, "Review access")
     shot(driver, f"{name}-consent")
     return params, verifier
 
 
-_NAMES: dict[str, str] = {}
-
-
-def client_name_of(server, client_id: str) -> str:
-    if client_id not in _NAMES:
-        from strongroom_e2e_conftest import REPO  # noqa: F401  (the e2e conftest is loaded)
-        names = {
-            "demo-plain": "Strongroom demo plain OAuth client (client_secret_basic)",
-            "demo-fapi-1": "Strongroom demo FAPI client 1 (private_key_jwt, PS256)",
-        }
-        _NAMES[client_id] = names[client_id]
-    return _NAMES[client_id]
+def client_name_of(srv, client_id: str) -> str:
+    """The client_name the kit's configuration gives the client (what the pages must show)."""
+    return srv.client_config(client_id)["client_name"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -183,7 +174,7 @@ def test_code_flow_login_consent_approve(driver, server, srv, demo_clients):
     params, verifier = code_params(client, PLAIN_SCOPE, prompt="consent")
     driver.get(authorize_url(server, params))
     wait_for_page(driver, "Sign in")
-    check_login_page(driver, client_name_of(server, client.client_id))
+    check_login_page(driver, client_name_of(srv, client.client_id))
     check_page_basics(driver, "login page")
     shot(driver, "01-login")
 
@@ -201,7 +192,7 @@ def test_code_flow_login_consent_approve(driver, server, srv, demo_clients):
 
     sign_in(driver)
     wait_for_page(driver, "Review access")
-    check_consent_page(driver, client_name_of(server, client.client_id), client.client_id, PLAIN_SCOPE.split())
+    check_consent_page(driver, client_name_of(srv, client.client_id), client.client_id, PLAIN_SCOPE.split())
     shot(driver, "03-consent-plain")
 
     click_decision(driver, "Approve")
@@ -230,9 +221,9 @@ def test_code_flow_login_consent_approve(driver, server, srv, demo_clients):
 # 2. Deny
 # ----------------------------------------------------------------------------------------------
 
-def test_deny_redirects_with_access_denied(driver, server, demo_clients):
+def test_deny_redirects_with_access_denied(driver, server, srv, demo_clients):
     client = demo_clients.plain
-    params, _ = plain_flow_to_consent(driver, server, client, "05-deny")
+    params, _ = plain_flow_to_consent(driver, server, srv, client, "05-deny")
     click_decision(driver, "Deny")
     mode, res = wait_for_redirect(driver, client.redirect_uri)
     shot(driver, "06-callback-denied")
@@ -245,7 +236,7 @@ def test_deny_redirects_with_access_denied(driver, server, demo_clients):
 # 3. FAPI 1.0 Advanced: PAR over mTLS, the browser opens request_uri, hybrid response
 # ----------------------------------------------------------------------------------------------
 
-def test_fapi_advanced_par_in_browser(driver, server, demo_clients):
+def test_fapi_advanced_par_in_browser(driver, server, srv, demo_clients):
     client = demo_clients.fapi1
     params, verifier = fapi_params(client, scope="openid payments", prompt="consent")
     ro = client.request_object(params)
@@ -255,13 +246,13 @@ def test_fapi_advanced_par_in_browser(driver, server, demo_clients):
 
     driver.get(authorize_url(server, {"client_id": client.client_id, "request_uri": request_uri}))
     wait_for_page(driver, "Sign in")
-    check_login_page(driver, client_name_of(server, client.client_id))
+    check_login_page(driver, client_name_of(srv, client.client_id))
     assert "FAPI 1.0 Advanced".lower() in text_content(driver, "p.note").lower(), \
         f"login page does not name the profile: {text_content(driver, 'p.note')!r}"
     shot(driver, "07-login-fapi")
     sign_in(driver)
     wait_for_page(driver, "Review access")
-    check_consent_page(driver, client_name_of(server, client.client_id), client.client_id, ["openid", "payments"])
+    check_consent_page(driver, client_name_of(srv, client.client_id), client.client_id, ["openid", "payments"])
     assert "Make payments from your accounts" in text_content(driver, "ul.scopes")
     badge = text_content(driver, ".client .badge")
     assert badge.lower() == "fapi 1.0 advanced", f"profile badge {badge!r}"
@@ -299,9 +290,9 @@ def grant_sections(driver, client_id: str):
             if client_id in (s.find_element(By.CSS_SELECTOR, ".when code").get_attribute("textContent") or "")]
 
 
-def test_grants_page_lists_and_revokes(driver, server, demo_clients):
+def test_grants_page_lists_and_revokes(driver, server, srv, demo_clients):
     client = demo_clients.plain
-    params, verifier = plain_flow_to_consent(driver, server, client, "10-grants")
+    params, verifier = plain_flow_to_consent(driver, server, srv, client, "10-grants")
     click_decision(driver, "Approve")
     _, res = wait_for_redirect(driver, client.redirect_uri)
     r = client.redeem(res["code"], verifier, client.redirect_uri)
@@ -317,7 +308,7 @@ def test_grants_page_lists_and_revokes(driver, server, demo_clients):
     assert sections, "the grants page does not list demo-plain"
     section = sections[0]
     heading = section.find_element(By.CSS_SELECTOR, "h3").text
-    assert heading == client_name_of(server, client.client_id), heading
+    assert heading == client_name_of(srv, client.client_id), heading
     listed = section.find_element(By.CSS_SELECTOR, "ul.scopes").get_attribute("textContent")
     for scope in PLAIN_SCOPE.split():
         assert DESCRIPTIONS[scope] in listed, f"grant does not show {scope!r}: {' '.join(listed.split())}"
@@ -352,7 +343,7 @@ def test_grants_page_lists_and_revokes(driver, server, demo_clients):
 
 def test_login_keyboard_order_and_names(driver, server, demo_clients):
     client = demo_clients.plain
-    params, _ = code_params(client, PLAIN_SCOPE)
+    params, _ = code_params(client, PLAIN_SCOPE, prompt="consent")
     driver.get(authorize_url(server, params))
     wait_for_page(driver, "Sign in")
     check_page_basics(driver, "login page")
@@ -402,4 +393,3 @@ def test_unregistered_redirect_uri_shows_error_page(driver, server, demo_clients
     code = facts["Error"].text.strip()
     assert code == "invalid_request", f"error code shown: {code!r}"
     assert facts["Error"].is_displayed()
-    assert "attacker.example" not in driver.find_element(By.TAG_NAME, "body").text or True
