@@ -60,7 +60,7 @@ public struct StrongroomHTTPServer: Sendable {
 
         // Shut down in reverse order: listeners first (draining requests), the sweeper last.
         var services: [any Service] = [
-            ExpirySweeper(storage: engine.storage, interval: sweepInterval, logger: logger.with(label: "strongroom.sweeper")),
+            ExpirySweeper(storage: engine.storage, keys: engine.keys, interval: sweepInterval, logger: logger.with(label: "strongroom.sweeper")),
         ]
         services.append(try listener(
             .main, host: server.host, port: server.port, certificate: certificate, key: key, pages: pages

@@ -1,11 +1,14 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import StrongroomEngine
 import StrongroomStorage
 
-/// Deletes expired codes, tokens, PAR requests, sessions and replay entries in the background (DESIGN §4).
+/// Deletes expired codes, tokens, PAR requests, sessions and replay entries in the background (DESIGN §4),
+/// and re-reads the signing keys so a rotation done on another node (or by the CLI) is picked up.
 struct ExpirySweeper: Service {
     let storage: any Storage
+    let keys: KeyManager?
     let interval: Duration
     let logger: Logger
 
@@ -18,6 +21,7 @@ struct ExpirySweeper: Service {
                     do {
                         let removed = try await storage.sweepExpired(now: Date())
                         if removed > 0 { logger.debug("swept expired rows", metadata: ["rows": .stringConvertible(removed)]) }
+                        try await keys?.reload()
                     } catch {
                         logger.warning("expiry sweep failed", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
                     }
