@@ -76,13 +76,23 @@ func redactedDatabaseURL(_ url: String) -> String {
     return c.string ?? "(database URL)"
 }
 
-/// `strongroom demo [--dir ./demo] [--port 8443] [--host 127.0.0.1]`
+/// `strongroom demo [serve] [--dir ./demo] [--port 8443] …` and `strongroom demo init DIR …`.
+/// The options live on the subcommands only: a parent command with options of the same names
+/// would take them before `demo init` sees them.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Serve the demo kit in --dir, writing it first (demo init) if it does not exist.",
         discussion: "Everything the demo kit holds is DEMO/TEST material: never use it in production.",
-        subcommands: [DemoInitCommand.self])
+        subcommands: [DemoServeCommand.self, DemoInitCommand.self],
+        defaultSubcommand: DemoServeCommand.self)
+}
+
+/// `strongroom demo [serve] [--dir ./demo] [--port 8443] [--host 127.0.0.1]`
+struct DemoServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the demo kit in --dir, writing it first if it does not exist (the default of `strongroom demo`).")
 
     @Option(help: "Folder of the demo kit.")
     var dir: String = "./demo"

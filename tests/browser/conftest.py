@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ srv = e2e.srv
 server = e2e.server
 
 NOTES: list[str] = []
+STARTED = time.time()
 
 
 @pytest.fixture(scope="session")
@@ -71,12 +73,16 @@ def _first_executable(*candidates: str | None) -> str | None:
 
 
 def chromium_binary() -> str | None:
+    if os.environ.get("CHROMIUM_BIN"):  # when given, only that one
+        return _first_executable(os.environ["CHROMIUM_BIN"])
     # The real binary rather than Debian's /usr/bin/chromium wrapper script, when present.
-    return _first_executable(os.environ.get("CHROMIUM_BIN"), "/usr/lib/chromium/chromium", "chromium", "chromium-browser")
+    return _first_executable("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
 
 
 def chromedriver_binary() -> str | None:
-    return _first_executable(os.environ.get("CHROMEDRIVER_BIN"), "chromedriver", "/usr/lib/chromium/chromedriver")
+    if os.environ.get("CHROMEDRIVER_BIN"):
+        return _first_executable(os.environ["CHROMEDRIVER_BIN"])
+    return _first_executable("chromedriver", "/usr/lib/chromium/chromedriver")
 
 
 def missing_browser_reason() -> str | None:
@@ -85,8 +91,12 @@ def missing_browser_reason() -> str | None:
     except ImportError:
         return "selenium is not installed (pip install -r tests/browser/requirements.txt, or scripts/browser-deps.sh)"
     if chromium_binary() is None:
+        if os.environ.get("CHROMIUM_BIN"):
+            return f"CHROMIUM_BIN={os.environ['CHROMIUM_BIN']} is not executable"
         return "chromium is not installed (scripts/browser-deps.sh as root: apt-get install chromium chromium-driver)"
     if chromedriver_binary() is None:
+        if os.environ.get("CHROMEDRIVER_BIN"):
+            return f"CHROMEDRIVER_BIN={os.environ['CHROMEDRIVER_BIN']} is not executable"
         return "chromedriver is not installed (scripts/browser-deps.sh as root: apt-get install chromium-driver)"
     return None
 
@@ -103,7 +113,7 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_terminal_summary(terminalreporter):
     lines = list(NOTES)
-    if ARTIFACTS.is_dir() and any(ARTIFACTS.glob("*.png")):
+    if ARTIFACTS.is_dir() and any(p.stat().st_mtime >= STARTED for p in ARTIFACTS.glob("*.png")):
         lines.append(f"screenshots: {ARTIFACTS.relative_to(REPO)}/*.png")
     if lines:
         terminalreporter.section("strongroom browser tests")

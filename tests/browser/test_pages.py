@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-pytest.importorskip("selenium", reason="selenium is not installed (pip install -r tests/browser/requirements.txt)")
+pytest.importorskip("selenium", exc_type=ImportError, reason="selenium is not installed (pip install -r tests/browser/requirements.txt)")
 
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from conftest import ARTIFACTS  # noqa: E402
 from fapi_client import (ACR_SILVER, bearer, cert_thumbprint, code_params, fapi_params, split_redirect,  # noqa: E402
                          verify_id_token)
 
@@ -33,6 +33,7 @@ DESCRIPTIONS = {
     "payments": "Make payments from your accounts",
 }
 WAIT = 15
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,6 +195,11 @@ def test_code_flow_login_consent_approve(driver, server, srv, demo_clients):
     wait_for_page(driver, "Review access")
     check_consent_page(driver, client_name_of(srv, client.client_id), client.client_id, PLAIN_SCOPE.split())
     shot(driver, "03-consent-plain")
+    driver.set_window_size(390, 844)  # a phone-sized viewport: nothing may overflow horizontally
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    shot(driver, "03b-consent-plain-narrow")
+    assert overflow <= 0, f"the consent page scrolls horizontally by {overflow}px at 390px wide"
+    driver.set_window_size(1280, 900)
 
     click_decision(driver, "Approve")
     mode, res = wait_for_redirect(driver, client.redirect_uri)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
 import os
 import shutil
 import socket
@@ -156,8 +155,23 @@ class RunningServer:
 
 
 @pytest.fixture(scope="session")
-def binary() -> str:
-    return strongroom_binary()
+def binary(tmp_path_factory) -> str:
+    """A private copy of the binary: others may relink .build/.../strongroom while the suite runs
+    (exec of a file being written fails with ETXTBSY)."""
+    source = strongroom_binary()
+    target = tmp_path_factory.mktemp("bin") / "strongroom"
+    last = None
+    for _ in range(40):
+        try:
+            shutil.copy2(source, target)
+            r = subprocess.run([str(target), "--help"], capture_output=True, text=True, timeout=30)
+            if r.returncode == 0:
+                return str(target)
+            last = f"--help exited {r.returncode}: {r.stderr[-500:]}"
+        except OSError as e:  # ETXTBSY / partially written while being relinked
+            last = repr(e)
+        time.sleep(0.5)
+    pytest.exit(f"cannot run {source}: {last}", returncode=2)
 
 
 @pytest.fixture(scope="session")

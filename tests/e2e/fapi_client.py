@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from joserfc import jws, jwt
+from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
 # Every algorithm joserfc may need; the server decides what it accepts.

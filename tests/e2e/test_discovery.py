@@ -13,9 +13,6 @@ from fapi_client import Browser, run_code_flow, run_fapi_flow, unverified_header
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: `strongroom demo init DIR --port P --mtls-port Q` ignores --port/--mtls-port "
-                   "(the parent `demo` command's own --port/--mtls-port options consume them) and writes 8443/8444; "
-                   "the fixture rewrites the ports itself")
 def test_demo_init_honours_ports(kit):
     """`strongroom demo init DIR --port P --mtls-port Q` must write issuer https://localhost:P and the listeners on P/Q."""
     w = kit["written"]

@@ -3,12 +3,11 @@ and hostile input (never a 500)."""
 
 import json
 import os
-import time
 
 import pytest
 from joserfc.jwk import OctKey
 
-from fapi_client import Browser, bearer, client_assertion, run_code_flow, run_fapi_flow
+from fapi_client import Browser, bearer, client_assertion, run_code_flow
 
 
 def assert_oauth_error(r, error, status=400):
