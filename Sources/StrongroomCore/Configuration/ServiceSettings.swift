@@ -44,7 +44,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         public var pushedRequest: Int
         public var session: Int
         public var interaction: Int
-        public init(authorizationCode: Int = 60, accessToken: Int = 600, refreshToken: Int = 2_592_000, idToken: Int = 600,
+        public init(authorizationCode: Int = 60, accessToken: Int = 300, refreshToken: Int = 2_592_000, idToken: Int = 600,
                     pushedRequest: Int = 90, session: Int = 3600, interaction: Int = 900) {
             self.authorizationCode = authorizationCode
             self.accessToken = accessToken
