@@ -27,8 +27,10 @@ else
 fi
 
 if ! python3 -c 'import selenium' >/dev/null 2>&1; then
-    python3 -m pip install -q -r tests/browser/requirements.txt
+    # A Debian system Python refuses pip installs (PEP 668); CI's own Python does not.
+    python3 -m pip install -q -r tests/browser/requirements.txt \
+        || python3 -m pip install -q --break-system-packages -r tests/browser/requirements.txt
 fi
 
-chromium --version
+chromium --version 2>/dev/null || /usr/lib/chromium/chromium --version
 chromedriver --version

@@ -151,7 +151,7 @@ enum CLI {
         do {
             return try JSONDecoder().decode(ClientMetadata.self, from: data)
         } catch let error as DecodingError {
-            let e = ConfigurationError.describing(error)
+            let e = ConfigurationError.describe(error)
             throw CLIFailure("\(path): \(e)")
         }
     }
@@ -195,32 +195,5 @@ enum CLI {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try enc.encode(value), as: UTF8.self)
-    }
-}
-
-extension ConfigurationError {
-    /// A decoding error as `key: message`, the way configuration errors are printed.
-    static func describing(_ error: DecodingError) -> String {
-        func path(_ p: [any CodingKey]) -> String {
-            var s = ""
-            for k in p {
-                if let i = k.intValue { s += "[\(i)]" } else { s += (s.isEmpty ? "" : ".") + k.stringValue }
-            }
-            return s
-        }
-        switch error {
-        case .keyNotFound(let key, let ctx):
-            let parent = path(ctx.codingPath)
-            return (parent.isEmpty ? key.stringValue : parent + "." + key.stringValue) + ": is required"
-        case .typeMismatch(let type, let ctx):
-            return path(ctx.codingPath) + ": has the wrong type (expected \(type))"
-        case .valueNotFound(let type, let ctx):
-            return path(ctx.codingPath) + ": is missing a value (expected \(type))"
-        case .dataCorrupted(let ctx):
-            let p = path(ctx.codingPath)
-            return (p.isEmpty ? "" : p + ": ") + ctx.debugDescription
-        @unknown default:
-            return "\(error)"
-        }
     }
 }

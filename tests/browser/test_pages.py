@@ -16,6 +16,8 @@ pytest.importorskip("selenium", exc_type=ImportError, reason="selenium is not in
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from fapi_client import (ACR_SILVER, bearer, cert_thumbprint, code_params, fapi_params, split_redirect,  # noqa: E402
@@ -58,7 +60,8 @@ def authorize_url(server, params: dict) -> str:
 
 
 def wait_until(driver, predicate, what: str):
-    return WebDriverWait(driver, WAIT).until(lambda d: predicate(d), message=f"timed out waiting for {what}; at {driver.current_url}")
+    """Polls predicate(driver); elements going stale while a page navigates just mean "not yet"."""
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: predicate(d), message=f"timed out waiting for {what}; at {driver.current_url}")
 
 
 def wait_for_page(driver, title_part: str):
@@ -327,9 +330,13 @@ def test_grants_page_lists_and_revokes(driver, server, srv, demo_clients):
         sections = grant_sections(driver, client.client_id)
         if not sections:
             break
-        sections[0].find_element(By.CSS_SELECTOR, "button.danger").click()
-        wait_until(driver, lambda d: len(grant_sections(d, client.client_id)) < len(sections) or "Request not completed" in d.title,
-                   "the grant to disappear")
+        before = len(sections)
+        button = sections[0].find_element(By.CSS_SELECTOR, "button.danger")
+        button.click()
+        WebDriverWait(driver, WAIT).until(EC.staleness_of(button), message="the revoke form was not submitted")
+        wait_until(driver, lambda d: d.execute_script("return document.readyState") == "complete"
+                   and ("Connected applications" in d.title or "Request not completed" in d.title), "the page after revoking")
+        assert len(grant_sections(driver, client.client_id)) < before or "Request not completed" in driver.title
         assert "Connected applications" in driver.title, f"revoke failed: {driver.title}: {text_content(driver, 'main')}"
     assert not grant_sections(driver, client.client_id), "demo-plain still listed after revoking"
     assert urlsplit(driver.current_url).path.endswith("/grants"), driver.current_url

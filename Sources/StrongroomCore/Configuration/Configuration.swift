@@ -320,3 +320,11 @@ extension ConfigurationError {
         }
     }
 }
+
+extension ConfigurationError {
+    /// A decoding error as one line naming the field: `key: message`.
+    public static func describe(_ error: DecodingError) -> String {
+        let e = from(error)
+        return e.key.isEmpty ? e.message : "\(e.key): \(e.message)"
+    }
+}

@@ -28,8 +28,15 @@ public protocol RandomSource: Sendable {
 public struct SystemRandom: RandomSource {
     public init() {}
     public func bytes(_ count: Int) -> [UInt8] {
+        // SystemRandomNumberGenerator reads the OS CSPRNG (getrandom on Linux), 8 bytes per call.
         var rng = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
+        var out = [UInt8]()
+        out.reserveCapacity(count + 8)
+        while out.count < count {
+            withUnsafeBytes(of: rng.next() as UInt64) { out.append(contentsOf: $0) }
+        }
+        out.removeLast(out.count - count)
+        return out
     }
 }
 

@@ -247,7 +247,7 @@ extension Engine {
         for (k, v) in payload where !jwtOnly.contains(k) {
             switch v {
             case .string(let s): out[k] = s
-            case .number(let n): out[k] = n.rounded() == n ? String(Int64(n)) : String(n)
+            case .number(let n): out[k] = (n.rounded() == n && abs(n) < 9.0e15) ? String(Int64(n)) : String(n)
             case .bool(let b): out[k] = b ? "true" : "false"
             case .null: continue
             default: out[k] = v.serializedString()

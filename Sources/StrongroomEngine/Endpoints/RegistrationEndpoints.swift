@@ -105,11 +105,3 @@ extension Engine {
         }
     }
 }
-
-extension ConfigurationError {
-    /// A decoding error as one sentence naming the field.
-    public static func describe(_ error: DecodingError) -> String {
-        let e = from(error)
-        return e.key.isEmpty ? e.message : "\(e.key): \(e.message)"
-    }
-}

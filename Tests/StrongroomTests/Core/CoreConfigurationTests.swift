@@ -85,3 +85,18 @@ import Testing
         #expect(Base64URL.decode("a") == nil)
     }
 }
+
+@Suite struct CoreRandomTests {
+    @Test(arguments: [0, 1, 7, 8, 9, 16, 32, 33])
+    func exactByteCounts(_ n: Int) {
+        #expect(SystemRandom().bytes(n).count == n)
+    }
+
+    @Test func tokensAreLongAndDistinct() {
+        let tokens = (0..<1000).map { _ in SystemRandom().token(bits: 256) }
+        #expect(Set(tokens).count == 1000)
+        #expect(tokens.allSatisfy { Base64URL.decode($0)?.count == 32 })
+        // Never fewer than 128 bits, whatever is asked.
+        #expect(Base64URL.decode(SystemRandom().token(bits: 8))?.count == 16)
+    }
+}
