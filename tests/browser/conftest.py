@@ -48,6 +48,13 @@ kit = e2e.kit
 srv = e2e.srv
 server = e2e.server
 
+# When tests/e2e and tests/browser are collected in one run, `from conftest import make_cert`
+# in tests/e2e may resolve to this module (both are "conftest"): offer the same helpers.
+for _name, _value in vars(e2e).items():
+    if (not _name.startswith("_") and not _name.startswith("pytest_") and _name not in globals()
+            and not hasattr(_value, "_fixture_function_marker") and type(_value).__name__ != "FixtureFunctionDefinition"):
+        globals()[_name] = _value
+
 NOTES: list[str] = []
 STARTED = time.time()
 
@@ -112,6 +119,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if e2e.OBSERVATIONS:  # tests/e2e's observe() calls that landed in the copy loaded here
+        e2e.pytest_terminal_summary(terminalreporter)
     lines = list(NOTES)
     if ARTIFACTS.is_dir() and any(p.stat().st_mtime >= STARTED for p in ARTIFACTS.glob("*.png")):
         lines.append(f"screenshots: {ARTIFACTS.relative_to(REPO)}/*.png")

@@ -192,6 +192,7 @@ def test_code_flow_login_consent_approve(driver, server, srv, demo_clients):
     described = (driver.find_element(By.ID, "username").get_attribute("aria-describedby") or "").split()
     assert alert.get_attribute("id") in described, "the error message is not tied to the username field (aria-describedby)"
     assert driver.find_element(By.ID, "password").get_attribute("value") == "", "the wrong password was echoed back"
+    assert driver.find_element(By.ID, "username").get_attribute("value") == USERNAME, "the username must be kept after a failed sign-in"
     shot(driver, "02-login-wrong-password")
 
     sign_in(driver)
@@ -316,7 +317,7 @@ def test_grants_page_lists_and_revokes(driver, server, srv, demo_clients):
     sections = grant_sections(driver, client.client_id)
     assert sections, "the grants page does not list demo-plain"
     section = sections[0]
-    heading = section.find_element(By.CSS_SELECTOR, "h3").text
+    heading = section.find_element(By.CSS_SELECTOR, "h2").text
     assert heading == client_name_of(srv, client.client_id), heading
     listed = section.find_element(By.CSS_SELECTOR, "ul.scopes").get_attribute("textContent")
     for scope in PLAIN_SCOPE.split():

@@ -143,7 +143,10 @@ extension Engine {
         }
         guard let user = await users.authenticate(username: username, password: password) else {
             logger.info("login failed", metadata: ["client_id": "\(v.clientID)", "x-fapi-interaction-id": "\(request.interactionID)"])
-            return .failed(.interact(await ticket(v, interactionID: interactionID, step: .login, message: "The username or password is not right.")))
+            var retry = await ticket(v, interactionID: interactionID, step: .login, message: "The username or password is not right.")
+            // Keep what the user typed so only the password needs entering again.
+            if username.count <= 128 { retry.loginHint = username }
+            return .failed(.interact(retry))
         }
         let cookie = random.token(bits: 256)
         let authTime = now
