@@ -30,7 +30,7 @@ extension Engine {
         if allowForm, request.contentType == "application/x-www-form-urlencoded", let t = request.form.first(where: { $0.name == "access_token" })?.value {
             return t
         }
-        throw OAuthError(.invalidToken, "an access token is required", status: 401)
+        throw OAuthError(.invalidToken, "an access token is required", status: 401, rule: Self.noCredentialsRule)
     }
 
     /// Looks up, and checks expiry, revocation and certificate binding (RFC 8705 §3).
@@ -55,10 +55,19 @@ extension Engine {
         return record
     }
 
+    /// Marks a request that carried no credentials at all.
+    static let noCredentialsRule = "RFC 6750 §3.1 (no credentials)"
+
     static func bearerError(_ e: OAuthError) -> EngineResponse {
         var e = e
         if e.code == .invalidToken { e.status = 401 }
         var challenge = "Bearer realm=\"strongroom\""
+        // RFC 6750 §3.1: a request without any credentials gets the bare challenge.
+        if e.rule == noCredentialsRule {
+            var r = EngineResponse.json(["error": .string(e.code.rawValue), "error_description": .string(e.errorDescription)], status: 401)
+            r.headers.append(Param("WWW-Authenticate", challenge))
+            return r
+        }
         challenge += ", error=\"\(e.code.rawValue)\""
         if !e.errorDescription.isEmpty { challenge += ", error_description=\"\(e.errorDescription.replacingOccurrences(of: "\"", with: "'"))\"" }
         var r = EngineResponse.json(["error": .string(e.code.rawValue), "error_description": .string(e.errorDescription)], status: e.status)

@@ -208,6 +208,20 @@ import Testing
         #expect(JSONValue.from(g)["error"]?.stringValue == "invalid_client_metadata")
     }
 
+    @Test func bearerChallenges() async throws {
+        let h = try await H.make()
+        defer { Task { await h.close() } }
+        // RFC 6750 §3.1: no credentials → the bare challenge; a bad token → error="invalid_token".
+        let bare = await h.engine.resource(TransportRequest(method: "GET", path: "/api/accounts"))
+        #expect(bare.status == 401)
+        #expect(bare.header("WWW-Authenticate") == "Bearer realm=\"strongroom\"")
+        let bad = await h.engine.resource(TransportRequest(method: "GET", path: "/api/accounts", headers: [Param("authorization", "Bearer nope")]))
+        #expect(bad.status == 401)
+        #expect(bad.header("WWW-Authenticate")?.contains("error=\"invalid_token\"") == true)
+        let scheme = await h.engine.resource(TransportRequest(method: "GET", path: "/api/accounts", headers: [Param("authorization", "Basic abc")]))
+        #expect(scheme.status == 401)
+    }
+
     @Test func dynamicRegistrationRefusesNonConformantFAPIClient() async throws {
         let h = try await H.make()
         defer { Task { await h.close() } }
