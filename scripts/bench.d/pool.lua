@@ -18,8 +18,6 @@ end
 local lines, stride, skip
 
 function init(args)
-   local count = 0
-   for _ in pairs(threads) do count = count + 1 end
    stride = tonumber(os.getenv("BENCH_THREADS") or "1")
    local f = assert(io.open(os.getenv("BENCH_POOL"), "r"))
    lines = f:lines()

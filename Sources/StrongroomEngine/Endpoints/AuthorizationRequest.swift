@@ -152,6 +152,8 @@ extension Engine {
             throw redirect(.init(.unsupportedResponseType, "response_type \(rtValue) is not supported"))
         }
         if effectiveMode == .query && (responseType.includesIDToken || responseType.includesToken) {
+            // Tokens never travel in the query; the error goes where this response type's answers go.
+            target.responseMode = responseType.defaultResponseMode
             throw redirect(.invalidRequest("response_mode query is not allowed with this response_type (OAuth 2.0 Multiple Response Types §5)"))
         }
         guard service.responseTypes.contains(responseType) else {

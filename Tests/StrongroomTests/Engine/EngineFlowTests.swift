@@ -208,6 +208,17 @@ import Testing
         #expect(JSONValue.from(g)["error"]?.stringValue == "invalid_client_metadata")
     }
 
+    @Test func hybridWithQueryResponseModeErrsInTheFragment() async throws {
+        let h = try await H.make()
+        defer { Task { await h.close() } }
+        let ro = try h.requestObject(["response_mode": "query"])
+        let out = await h.engine.authorize(H.get("/authorize", [("client_id", "fapi"), ("request", ro)]), session: nil)
+        guard case .respond(let r) = out else { Issue.record("expected a redirect, got \(out)"); return }
+        #expect(r.header("Location")?.hasPrefix(H.redirect + "#") == true)
+        #expect(H.redirectParams(r)["error"] == "invalid_request")
+        #expect(H.redirectParams(r)["state"] == "st-1")
+    }
+
     @Test func bearerChallenges() async throws {
         let h = try await H.make()
         defer { Task { await h.close() } }
