@@ -46,7 +46,7 @@ extension Engine {
         }
         let client: Client
         do {
-            guard let c = try await storage.client(id: clientID) else { throw AuthorizationFailure.page(.invalidRequest("unknown client_id"), profile: nil) }
+            guard let c = try await clients.lookup(clientID) else { throw AuthorizationFailure.page(.invalidRequest("unknown client_id"), profile: nil) }
             client = c
         } catch let f as AuthorizationFailure { throw f } catch {
             throw .page(.serverError(detail: "client lookup: \(error)"), profile: nil)
@@ -109,12 +109,12 @@ extension Engine {
 
     func redirectTarget(_ v: ValidatedAuthorization) async -> RedirectTarget {
         // The client is re-read for its JARM algorithm; a placeholder serves when it is gone.
-        let client = (try? await storage.client(id: v.clientID)) ?? Client(clientID: v.clientID, metadata: ClientMetadata())
+        let client = (try? await clients.lookup(v.clientID)) ?? Client(clientID: v.clientID, metadata: ClientMetadata())
         return RedirectTarget(client: client, redirectURI: v.redirectURI, responseMode: v.responseMode, state: v.state, profile: v.profile)
     }
 
     func ticket(_ v: ValidatedAuthorization, interactionID: String, step: InteractionTicket.Step, username: String? = nil, message: String? = nil) async -> InteractionTicket {
-        let client = try? await storage.client(id: v.clientID)
+        let client = try? await clients.lookup(v.clientID)
         let scopes = v.scopes.map { service.scope(named: $0) ?? ScopeDefinition(name: $0) }
         var claims: [RequestedClaim] = []
         for section in ["id_token", "userinfo"] {
@@ -235,7 +235,7 @@ extension Engine {
     func issue(_ v: ValidatedAuthorization, subject: String, authTime: Date, grantID: String?, request: TransportRequest) async -> AuthorizationOutcome {
         let target = await redirectTarget(v)
         do {
-            guard let client = try await storage.client(id: v.clientID) else {
+            guard let client = try await clients.lookup(v.clientID) else {
                 return .errorPage(.invalidRequest("the client no longer exists"))
             }
             if let parHash = v.parHash {

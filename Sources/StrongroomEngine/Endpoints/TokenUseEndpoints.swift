@@ -95,7 +95,7 @@ extension Engine {
             for name in record.claimsRequest?["userinfo"]?.objectValue?.keys.map({ $0 }) ?? [] {
                 if let v = user.claims[name] { claims[name] = v }
             }
-            let client = try? await storage.client(id: record.clientID)
+            let client = try? await clients.lookup(record.clientID)
             if let alg = client?.metadata.userinfoSignedResponseAlg, let client {
                 claims["iss"] = .string(issuer)
                 claims["aud"] = .string(client.clientID)

@@ -66,7 +66,7 @@ extension Engine {
         }
         let client: Client
         do {
-            guard let c = try await storage.client(id: clientID) else { throw OAuthError.invalidClient("Unknown client.") }
+            guard let c = try await clients.lookup(clientID) else { throw OAuthError.invalidClient("Unknown client.") }
             client = c
         } catch let e as OAuthError { throw e } catch {
             throw OAuthError.serverError(detail: "client lookup: \(error)")

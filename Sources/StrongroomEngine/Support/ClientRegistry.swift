@@ -26,6 +26,18 @@ public struct ClientRegistry: Sendable {
     let hasher: SecretHasher
     let random: any RandomSource
     let clock: any TimeSource
+    let cache = ClientCache()
+
+    /// A client by id, served from a short-lived cache: every token, PAR and introspection request
+    /// reads its client. Changes made through this registry are seen at once; changes made on
+    /// another node within `ClientCache.lifetime` seconds.
+    func lookup(_ clientID: String) async throws -> Client? {
+        let now = clock.now()
+        if let hit = cache.get(clientID, now: now) { return hit }
+        guard let client = try await storage.client(id: clientID) else { return nil }
+        cache.put(client, now: now)
+        return client
+    }
 
     public struct Registered: Sendable {
         public var client: Client
@@ -85,6 +97,7 @@ public struct ClientRegistry: Sendable {
             secretForHMAC: metadata.tokenEndpointAuthMethod == .clientSecretJWT ? secret : nil,
             registrationAccessTokenHash: rat.map(hasher.hash), source: source, createdAt: now, updatedAt: now)
         try await storage.createClient(client)
+        cache.remove(id)
         return Registered(client: client, clientSecret: secret, registrationAccessToken: rat)
     }
 
@@ -99,10 +112,14 @@ public struct ClientRegistry: Sendable {
         client.metadata = metadata
         client.updatedAt = clock.now()
         try await storage.updateClient(client)
+        cache.remove(clientID)
         return client
     }
 
-    public func remove(clientID: String) async throws -> Bool { try await storage.deleteClient(id: clientID) }
+    public func remove(clientID: String) async throws -> Bool {
+        defer { cache.remove(clientID) }
+        return try await storage.deleteClient(id: clientID)
+    }
     public func list() async throws -> [Client] { try await storage.clients() }
     public func get(_ clientID: String) async throws -> Client? { try await storage.client(id: clientID) }
 
@@ -127,6 +144,7 @@ public struct ClientRegistry: Sendable {
         } else {
             try await storage.createClient(client)
         }
+        cache.remove(seed.clientID)
     }
 
     /// Checks a presented secret against the stored keyed hash, in constant time.
@@ -135,6 +153,31 @@ public struct ClientRegistry: Sendable {
         if let exp = client.secretExpiresAt, exp < clock.now() { return false }
         return hasher.matches(secret, hash: hash)
     }
+}
+
+/// A small time-bounded cache of clients by id.
+final class ClientCache: @unchecked Sendable {
+    static let lifetime: TimeInterval = 5
+    static let capacity = 4096
+    private let lock = NSLock()
+    private var entries: [String: (client: Client, until: Date)] = [:]
+
+    func get(_ id: String, now: Date) -> Client? {
+        lock.withLock {
+            guard let e = entries[id] else { return nil }
+            if e.until < now { entries[id] = nil; return nil }
+            return e.client
+        }
+    }
+
+    func put(_ client: Client, now: Date) {
+        lock.withLock {
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[client.clientID] = (client, now.addingTimeInterval(Self.lifetime))
+        }
+    }
+
+    func remove(_ id: String) { lock.withLock { entries[id] = nil } }
 }
 
 /// Users of the built-in login.

@@ -130,8 +130,37 @@ public enum FormCoding {
         }
     }
 
+    /// `+` → space, `%XX` → byte; nil for a malformed escape or bytes that are not UTF-8.
     static func unescape(_ s: String) -> String? {
-        s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        let input = Array(s.utf8)
+        guard input.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return s }
+        var out = [UInt8]()
+        out.reserveCapacity(input.count)
+        var i = 0
+        while i < input.count {
+            let c = input[i]
+            if c == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+                i += 1
+            } else if c == UInt8(ascii: "%") {
+                guard i + 2 < input.count, let hi = hexValue(input[i + 1]), let lo = hexValue(input[i + 2]) else { return nil }
+                out.append(hi << 4 | lo)
+                i += 3
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     private static let allowed: CharacterSet = {

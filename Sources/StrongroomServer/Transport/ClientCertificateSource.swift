@@ -120,9 +120,31 @@ public enum ClientCertificateSource {
         case .none:
             return nil
         case .tls(let chain):
-            return try? ClientCertificate(chainDER: chain)
+            if let hit = parsedCertificates.get(chain) { return hit }
+            guard let cert = try? ClientCertificate(chainDER: chain) else { return nil }
+            parsedCertificates.put(chain, cert)
+            return cert
         case .forwarded(let header, let chain):
             return try? ClientCertificate.fromRFC9440(header: header, chainHeader: chain)
+        }
+    }
+}
+
+/// Parsed certificates by their DER chain: a keep-alive connection presents the same chain on
+/// every request, and parsing X.509 showed up in profiles of mTLS token requests.
+let parsedCertificates = ParsedCertificateCache()
+
+final class ParsedCertificateCache: @unchecked Sendable {
+    static let capacity = 1024
+    private let lock = NSLock()
+    private var entries: [[Data]: ClientCertificate] = [:]
+
+    func get(_ chain: [Data]) -> ClientCertificate? { lock.withLock { entries[chain] } }
+
+    func put(_ chain: [Data], _ cert: ClientCertificate) {
+        lock.withLock {
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[chain] = cert
         }
     }
 }

@@ -100,3 +100,58 @@ import Testing
         #expect(Base64URL.decode(SystemRandom().token(bits: 8))?.count == 16)
     }
 }
+
+@Suite struct CoreBase64URLTests {
+    /// The reference: Foundation base64 with the URL alphabet and no padding.
+    static func reference(_ d: Data) -> String {
+        d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    @Test func roundTripsEveryLengthAgainstFoundation() {
+        for n in 0..<200 {
+            let bytes = SystemRandom().bytes(n)
+            let encoded = Base64URL.encode(bytes)
+            #expect(encoded == Self.reference(Data(bytes)))
+            #expect(Base64URL.decode(encoded) == Data(bytes))
+        }
+    }
+
+    @Test func rfc4648Vectors() {
+        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        for (plain, encoded) in vectors {
+            #expect(Base64URL.encode(plain) == encoded)
+            #expect(Base64URL.decode(encoded) == Data(plain.utf8))
+        }
+        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
+    }
+
+    @Test func refusesNonCanonicalAndForeignInput() {
+        #expect(Base64URL.decode("Zh") == nil)      // stray bits after "f"
+        #expect(Base64URL.decode("Zm9v ") == nil)
+        #expect(Base64URL.decode("Zm9v\n") == nil)
+        #expect(Base64URL.decode("+/8") == nil)
+        #expect(Base64URL.decode("Zm9vY") == nil)   // length 1 mod 4
+        #expect(Base64URL.decode("é") == nil)
+    }
+}
+
+@Suite struct CoreJSONTests {
+    @Test func serializesCompactSortedAndEscaped() {
+        let v: JSONValue = ["b": 1, "a": ["x", true, nil, .number(1.5)], "s": "q\"\\/\n\u{01}é"]
+        #expect(v.serializedString() == #"{"a":["x",true,null,1.5],"b":1,"s":"q\"\\/\n\u0001é"}"#)
+    }
+
+    @Test func roundTripsThroughFoundation() throws {
+        let v: JSONValue = ["n": .number(1_800_000_000), "neg": -3, "f": .number(0.25), "nested": ["k": ["v"]], "u": "ünïcode ✓ 🔐", "ctl": "\t\r"]
+        let back = try JSONDecoder().decode(JSONValue.self, from: v.serialized())
+        #expect(back == v)
+        #expect(try JSONSerialization.jsonObject(with: v.serialized()) is [String: Any])
+    }
+
+    @Test func nonFiniteNumbersBecomeNull() {
+        #expect(JSONValue.number(.infinity).serializedString() == "null")
+        #expect(JSONValue.number(.nan).serializedString() == "null")
+        #expect(JSONValue.number(1e300).serializedString() == "1e+300")
+    }
+}

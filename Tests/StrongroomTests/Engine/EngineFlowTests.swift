@@ -219,6 +219,21 @@ import Testing
         #expect(H.redirectParams(r)["state"] == "st-1")
     }
 
+    @Test func clientCacheSeesRegistryChangesAtOnce() async throws {
+        let h = try await H.make()
+        defer { Task { await h.close() } }
+        #expect(try await h.engine.clients.lookup("plain") != nil)
+        var m = try #require(try await h.engine.clients.lookup("plain")).metadata
+        m.clientName = "Renamed"
+        _ = try await h.engine.clients.update(clientID: "plain", metadata: m)
+        #expect(try await h.engine.clients.lookup("plain")?.metadata.clientName == "Renamed")
+        #expect(try await h.engine.clients.remove(clientID: "plain"))
+        #expect(try await h.engine.clients.lookup("plain") == nil)
+        let token = await h.engine.token(H.post("/token", [("grant_type", "client_credentials")],
+                                                headers: [("authorization", "Basic " + Data("plain:plain-secret-0123456789-0123456789".utf8).base64EncodedString())]))
+        #expect(token.status == 401)
+    }
+
     @Test func bearerChallenges() async throws {
         let h = try await H.make()
         defer { Task { await h.close() } }
