@@ -44,9 +44,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 
-    /// Parses JSON bytes; nil for anything that is not valid JSON.
+    /// Parses JSON bytes strictly (RFC 8259; duplicate member names and nesting deeper than 64
+    /// refused); nil for anything that is not valid JSON.
     public static func parse(_ data: Data) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: data)
+        JSONParser.parse(data)
     }
     public static func parse(_ string: String) -> JSONValue? { parse(Data(string.utf8)) }
 
@@ -109,7 +110,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
@@ -118,5 +119,4 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, b in b }))
     }
-    public init(nilLiteral: ()) { self = .null }
 }

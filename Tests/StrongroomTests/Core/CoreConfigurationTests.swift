@@ -138,7 +138,7 @@ import Testing
 
 @Suite struct CoreJSONTests {
     @Test func serializesCompactSortedAndEscaped() {
-        let v: JSONValue = ["b": 1, "a": ["x", true, nil, .number(1.5)], "s": "q\"\\/\n\u{01}é"]
+        let v: JSONValue = ["b": 1, "a": ["x", true, .null, .number(1.5)], "s": "q\"\\/\n\u{01}é"]
         #expect(v.serializedString() == #"{"a":["x",true,null,1.5],"b":1,"s":"q\"\\/\n\u0001é"}"#)
     }
 
@@ -153,5 +153,33 @@ import Testing
         #expect(JSONValue.number(.infinity).serializedString() == "null")
         #expect(JSONValue.number(.nan).serializedString() == "null")
         #expect(JSONValue.number(1e300).serializedString() == "1e+300")
+    }
+}
+
+@Suite struct CoreJSONParserTests {
+    @Test(arguments: [
+        #"{"a":1,"b":[true,false,null],"c":"x\"y\\z\/\u00e9\ud83d\udd10","d":-0.5e+2,"e":{}}"#,
+        "[]", "0", "-12", "1.5", "2E-3", "\"\"", "  {\"k\" : [ 1 , 2 ] }  ", "true", "null",
+    ])
+    func acceptsValidJSON(_ text: String) throws {
+        let mine = try #require(JSONValue.parse(text))
+        let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(mine == foundation)
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{a:1}", "'x'", "01", "1.", ".5", "-", "1e", "+1", "NaN", "Infinity",
+        "tru", "nulll", "\"unterminated", "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "[1] 2",
+        #"{"a":1,"a":2}"#, "1e999",
+    ])
+    func refusesInvalidJSON(_ text: String) {
+        #expect(JSONValue.parse(text) == nil, "accepted: \(text)")
+    }
+
+    @Test func refusesInvalidUTF8AndDeepNesting() {
+        #expect(JSONValue.parse(Data([0x22, 0xFF, 0x22])) == nil)
+        #expect(JSONValue.parse(String(repeating: "[", count: 65) + String(repeating: "]", count: 65)) == nil)
+        #expect(JSONValue.parse(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)) != nil)
+        #expect(JSONValue.parse(String(repeating: "[", count: 100_000)) == nil)
     }
 }
