@@ -19,6 +19,7 @@ public final class Engine: Sendable {
     let logger: Logger
     let trustAnchors: CertificateTrustAnchors
     let jwksFetcher: ClientKeyResolver
+    let loginThrottle = LoginThrottle()
 
     public var service: ServiceSettings { configuration.service }
     public var issuer: String { configuration.service.issuer }

@@ -19,10 +19,9 @@ public struct ProfileSelector: Sendable {
         if let forced = service.forcedProfile {
             return Decision(profile: forced, reason: "service forced")
         }
-        if let forced = client?.forcedProfile {
-            return Decision(profile: forced, reason: "client forced")
-        }
         var best: (Profile, String)? = nil
+        // A client's forced profile is a floor: it can tighten what its scopes select, never loosen it.
+        if let forced = client?.forcedProfile { best = (forced, "client forced") }
         for name in scopes {
             guard let def = service.scope(named: name) else { continue }
             for attr in def.attributes {
@@ -39,17 +38,15 @@ public struct ProfileSelector: Sendable {
     /// The strictest profile a client's allowed scopes can select (for configuration-time checks).
     /// A client without a `scope` restriction may request every supported scope.
     public func strictestProfile(for client: ClientMetadata) -> Profile {
-        if let forced = service.forcedProfile { return forced }
-        if let forced = client.forcedProfile { return forced }
-        let names = client.allowedScopes ?? service.scopes.map(\.name)
-        return names.compactMap { service.scope(named: $0)?.profile }.max() ?? .oauth
+        profiles(for: client).max() ?? .oauth
     }
 
     /// Every FAPI profile a client's allowed scopes can select.
     public func profiles(for client: ClientMetadata) -> Set<Profile> {
         if let forced = service.forcedProfile { return [forced] }
-        if let forced = client.forcedProfile { return [forced] }
         let names = client.allowedScopes ?? service.scopes.map(\.name)
-        return Set(names.compactMap { service.scope(named: $0)?.profile })
+        var out = Set(names.compactMap { service.scope(named: $0)?.profile })
+        if let forced = client.forcedProfile { out.insert(forced) }
+        return out
     }
 }

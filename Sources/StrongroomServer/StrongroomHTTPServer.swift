@@ -80,7 +80,7 @@ public struct StrongroomHTTPServer: Sendable {
         let logger = self.logger
         let responder = StrongroomResponder(
             engine: engine, settings: configuration.server, issuer: configuration.service.issuer,
-            pages: pages, listener: kind, logger: logger
+            pages: pages, listener: kind, logger: logger, metricsToken: configuration.admin.token
         )
         let builder = HTTPServerBuilder { httpResponder in
             try ClientCertificateTLSChannel(

@@ -114,11 +114,17 @@ def test_server_signed_id_token_verifies_with_joserfc(server, clients, client_na
     verify_id_token(idt, server, c.client_id, nonce=flow.nonce, access_token=tokens["access_token"])
 
 
-def test_health_and_metrics(server):
+def test_health_and_metrics(server, srv):
     r = server.get("/healthz")
     assert r.status_code == 200 and r.json().get("status") == "ok"
+    # Metrics are for operators: the admin credential is required when one is configured.
     r = server.get("/metrics")
+    assert r.status_code == 401, r.text
+    r = server.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401
+    r = server.get("/metrics", headers={"Authorization": f"Bearer {srv.admin_token}"})
     assert r.status_code == 200
+    assert "strongroom_requests_total" in r.text
 
 
 def test_main_listener_works_without_client_certificate(server):

@@ -43,8 +43,12 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
     public var softwareVersion: String?
     /// Strongroom extension: `opaque` (default) or `jwt` (RFC 9068) access tokens.
     public var accessTokenFormat: AccessTokenFormat?
-    /// Strongroom extension: a profile forced for every request of this client.
+    /// Strongroom extension: a profile forced for every request of this client (a floor: scopes
+    /// that select a stricter profile still get it). Operator-only: refused by Dynamic Client Registration.
     public var forcedProfile: Profile?
+    /// Strongroom extension: a resource server that may introspect access tokens issued to other
+    /// clients. Operator-only: refused by Dynamic Client Registration.
+    public var resourceServer: Bool?
 
     public init(
         clientName: String? = nil,
@@ -119,6 +123,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         case softwareVersion = "software_version"
         case accessTokenFormat = "access_token_format"
         case forcedProfile = "strongroom_forced_profile"
+        case resourceServer = "strongroom_resource_server"
     }
 
     /// Decodes with RFC 7591 defaults (§2): `grant_types` → authorization_code, `response_types` → code,
@@ -168,6 +173,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         softwareVersion = try c.decodeIfPresent(String.self, forKey: .softwareVersion)
         accessTokenFormat = try c.decodeIfPresent(AccessTokenFormat.self, forKey: .accessTokenFormat)
         forcedProfile = try c.decodeIfPresent(Profile.self, forKey: .forcedProfile)
+        resourceServer = try c.decodeIfPresent(Bool.self, forKey: .resourceServer)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -206,6 +212,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         try c.encodeIfPresent(softwareVersion, forKey: .softwareVersion)
         try c.encodeIfPresent(accessTokenFormat, forKey: .accessTokenFormat)
         try c.encodeIfPresent(forcedProfile, forKey: .forcedProfile)
+        try c.encodeIfPresent(resourceServer, forKey: .resourceServer)
     }
 
     public var isPublic: Bool { tokenEndpointAuthMethod.isPublic }

@@ -82,7 +82,8 @@ extension Engine {
         let target = await redirectTarget(v)
         var usable = session
         if let s = session {
-            if v.prompt.contains("login") { usable = nil }
+            // select_account: the built-in login has one account per sign-in, so the user signs in again to choose.
+            if v.prompt.contains("login") || v.prompt.contains("select_account") { usable = nil }
             if let maxAge = v.maxAge, s.authTime.addingTimeInterval(TimeInterval(maxAge)) < now { usable = nil }
         }
         if v.prompt.contains("none") {
@@ -97,11 +98,16 @@ extension Engine {
         }
         do {
             let id = random.token(bits: 256)
+            var v = v
+            let binding = request.browserBinding ?? random.token(bits: 256)
+            v.browserHash = hasher.hash(binding)
             let encoded = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(v))
             try await storage.saveInteraction(InteractionRecord(
                 idHash: hasher.hash(id), clientID: v.clientID, request: encoded, profile: v.profile,
                 subject: usable?.subject, expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.interaction)), createdAt: now))
-            return .interact(await ticket(v, interactionID: id, step: usable == nil ? .login : .consent, username: usable?.username))
+            var t = await ticket(v, interactionID: id, step: usable == nil ? .login : .consent, username: usable?.username)
+            if request.browserBinding == nil { t.browserCookie = binding }
+            return .interact(t)
         } catch {
             return .respond(errorResponse(.serverError(detail: "interaction: \(error)"), target: target))
         }
@@ -141,13 +147,34 @@ extension Engine {
               let v = try? JSONDecoder().decode(ValidatedAuthorization.self, from: record.request.serialized()) else {
             return .failed(.errorPage(.invalidRequest("This sign-in has expired. Please return to the application and start again.")))
         }
-        guard let user = await users.authenticate(username: username, password: password) else {
+        // Login CSRF: the form must come from the browser that started this request.
+        if let expected = v.browserHash {
+            guard let binding = request.browserBinding, hasher.matches(binding, hash: expected) else {
+                logger.notice("login refused: browser binding missing or different", metadata: ["x-fapi-interaction-id": "\(request.interactionID)"])
+                return .failed(.errorPage(.invalidRequest("This sign-in was started in another browser or the page has expired. Please return to the application and start again.")))
+            }
+        }
+        if let wait = loginThrottle.lockedOut(username, now: now) {
+            logger.notice("login refused: too many failures", metadata: ["x-fapi-interaction-id": "\(request.interactionID)"])
+            var retry = await ticket(v, interactionID: interactionID, step: .login,
+                                     message: "Too many unsuccessful attempts. Try again in \(Int(wait.rounded(.up))) seconds.")
+            if username.count <= 128 { retry.loginHint = username }
+            return .failed(.interact(retry))
+        }
+        let throttle = loginThrottle
+        let users = self.users
+        guard let user = await throttle.limited({ await users.authenticate(username: username, password: password) }) else {
             logger.info("login failed", metadata: ["client_id": "\(v.clientID)", "x-fapi-interaction-id": "\(request.interactionID)"])
+            if throttle.failed(username, interaction: hash, now: now) {
+                _ = try? await storage.consumeInteraction(idHash: hash)
+                return .failed(.errorPage(.init(.accessDenied, "Too many unsuccessful sign-in attempts. Please return to the application and start again.")))
+            }
             var retry = await ticket(v, interactionID: interactionID, step: .login, message: "The username or password is not right.")
             // Keep what the user typed so only the password needs entering again.
             if username.count <= 128 { retry.loginHint = username }
             return .failed(.interact(retry))
         }
+        throttle.succeeded(username, interaction: hash)
         let cookie = random.token(bits: 256)
         let authTime = now
         let expires = now.addingTimeInterval(TimeInterval(service.lifetimes.session))
@@ -161,7 +188,10 @@ extension Engine {
         }
         let session = BrowserSession(cookieValue: cookie, subject: user.subject, username: user.username, csrfToken: csrf, authTime: authTime, expiresAt: expires)
         if !v.prompt.contains("consent"), await consentCovers(v, subject: user.subject) {
-            _ = try? await storage.consumeInteraction(idHash: hash)
+            // Only the request that consumes the interaction answers it (two racing logins issue one code).
+            guard (try? await storage.consumeInteraction(idHash: hash)) != nil else {
+                return .loggedIn(session, next: .errorPage(.invalidRequest("This request was already answered. Please return to the application.")))
+            }
             return .loggedIn(session, next: await issue(v, subject: user.subject, authTime: authTime, grantID: nil, request: request))
         }
         return .loggedIn(session, next: .interact(await ticket(v, interactionID: interactionID, step: .consent, username: user.username)))
@@ -251,7 +281,8 @@ extension Engine {
             let reqs = ProfileRequirements.of(v.profile)
             let lifetime = min(service.lifetimes.authorizationCode, reqs.maxCodeLifetime ?? Int.max)
             try await storage.saveCode(AuthorizationCodeRecord(
-                codeHash: hasher.hash(code), id: newID(), clientID: v.clientID, subject: subject, redirectURI: v.redirectURI,
+                codeHash: hasher.hash(code), id: newID(), clientID: v.clientID, subject: subject,
+                redirectURI: (v.redirectURIPresent ?? true) ? v.redirectURI : nil,
                 scopes: v.scopes, nonce: v.nonce, codeChallenge: v.codeChallenge, codeChallengeMethod: v.codeChallengeMethod,
                 authTime: authTime, acr: acr, amr: ["pwd"], claimsRequest: v.claims, grantID: grant, profile: v.profile,
                 dpopJKT: v.dpopJKT, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now))

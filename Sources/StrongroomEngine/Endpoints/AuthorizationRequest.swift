@@ -27,6 +27,10 @@ struct ValidatedAuthorization: Codable, Sendable, Equatable {
     /// Hash of the PAR `request_uri`, consumed when the code is issued.
     var parHash: String?
     var dpopJKT: String?
+    /// Keyed hash of the browser-binding cookie of the browser that started the request.
+    var browserHash: String?
+    /// Whether `redirect_uri` was in the request (then the token request must repeat it, RFC 6749 §4.1.3).
+    var redirectURIPresent: Bool?
 }
 
 /// Why an authorization request failed, and whether the error may go back to the client.
@@ -151,10 +155,28 @@ extension Engine {
         guard let responseType else {
             throw redirect(.init(.unsupportedResponseType, "response_type \(rtValue) is not supported"))
         }
-        if effectiveMode == .query && (responseType.includesIDToken || responseType.includesToken) {
+        if requirements.requireSignedRequestObject, roClaims != nil, roClaims?["scope"] == nil {
+            // FAPI 1.0 Part 2 §5.2.2-10: every parameter, scope included, comes from the request object.
+            throw redirect(.invalidRequestObject("the request object must contain scope"))
+        }
+        if let ro = requestObject, !requirements.requireSignedRequestObject {
+            // Whatever the profile, a request object's own time and audience claims hold (RFC 7519
+            // §4.1.4/5, RFC 9101 §10.8); the FAPI profiles add the stricter checks.
+            let skew = TimeInterval(service.clockSkew)
+            if let exp = ro.exp, exp.addingTimeInterval(skew) <= decisionTime {
+                throw redirect(.invalidRequestObject("the request object has expired"))
+            }
+            if let nbf = ro.nbf, nbf > decisionTime.addingTimeInterval(skew) {
+                throw redirect(.invalidRequestObject("the request object is not yet valid"))
+            }
+            if !ro.audiences.isEmpty && !ro.audiences.contains(issuer) {
+                throw redirect(.invalidRequestObject("the request object's aud must be the issuer \(issuer)"))
+            }
+        }
+        if (effectiveMode == .query || effectiveMode == .queryJWT) && (responseType.includesIDToken || responseType.includesToken) {
             // Tokens never travel in the query; the error goes where this response type's answers go.
-            target.responseMode = responseType.defaultResponseMode
-            throw redirect(.invalidRequest("response_mode query is not allowed with this response_type (OAuth 2.0 Multiple Response Types §5)"))
+            target.responseMode = effectiveMode.isJARM ? .fragmentJWT : responseType.defaultResponseMode
+            throw redirect(.invalidRequest("response_mode \(effectiveMode.rawValue) is not allowed with this response_type (OAuth 2.0 Multiple Response Types §5, JARM §2.3.1)"))
         }
         guard service.responseTypes.contains(responseType) else {
             throw redirect(.init(.unsupportedResponseType, "response_type \(rtValue) is not supported"))
@@ -233,7 +255,7 @@ extension Engine {
             codeChallengeMethod: params["code_challenge"] != nil ? (params["code_challenge_method"] ?? "plain") : nil,
             prompt: prompt, maxAge: maxAge, acrValues: acrValues, essentialACR: essentialACR, claims: claims,
             loginHint: params["login_hint"], profile: profile, profileReason: decision.reason,
-            parHash: nil, dpopJKT: params["dpop_jkt"])
+            parHash: nil, dpopJKT: params["dpop_jkt"], browserHash: nil, redirectURIPresent: redirectPresent)
     }
 
     func requestObjectFacts(_ payload: [String: JSONValue], algorithm: JWSAlgorithm) -> RequestObjectFacts {

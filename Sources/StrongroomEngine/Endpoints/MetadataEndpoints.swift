@@ -44,8 +44,8 @@ extension Engine {
             "claims_supported": strings(s.claimsSupported),
             "claims_parameter_supported": true,
             "request_parameter_supported": true,
-            "request_uri_parameter_supported": true,
-            "require_request_uri_registration": true,
+            // request_uri by reference is not fetched; PAR request_uris are (RFC 9126).
+            "request_uri_parameter_supported": false,
             "require_pushed_authorization_requests": .bool(s.requirePushedAuthorizationRequests),
             "authorization_response_iss_parameter_supported": .bool(s.authorizationResponseIssParameter),
             "tls_client_certificate_bound_access_tokens": .bool(s.tlsClientCertificateBoundAccessTokens),

@@ -8,10 +8,15 @@ extension Engine {
     static let maxRegistrationBody = 64 * 1024
 
     /// Parses a registration body as client metadata, with errors that name the field.
-    func parseMetadata(_ body: Data) throws(OAuthError) -> ClientMetadata {
+    /// `operatorFields: false` (Dynamic Client Registration) refuses the `strongroom_*` settings
+    /// that only an operator may choose, such as a forced profile.
+    func parseMetadata(_ body: Data, operatorFields: Bool = true) throws(OAuthError) -> ClientMetadata {
         guard body.count <= Self.maxRegistrationBody else { throw OAuthError(.invalidClientMetadata, "the registration request is too large") }
-        guard let json = JSONValue.parse(body), json.objectValue != nil else {
+        guard let json = JSONValue.parse(body), let object = json.objectValue else {
             throw OAuthError(.invalidClientMetadata, "the registration request must be a JSON object")
+        }
+        if !operatorFields, let field = object.keys.sorted().first(where: { $0.hasPrefix("strongroom_") }) {
+            throw OAuthError(.invalidClientMetadata, "\(field) can only be set by an administrator")
         }
         do {
             return try JSONDecoder().decode(ClientMetadata.self, from: body)
@@ -49,7 +54,7 @@ extension Engine {
                 throw OAuthError(.invalidToken, "the initial access token is not valid", status: 401)
             }
             guard request.contentType == "application/json" else { throw OAuthError(.invalidClientMetadata, "the body must be application/json") }
-            let metadata = try parseMetadata(request.body)
+            let metadata = try parseMetadata(request.body, operatorFields: false)
             do {
                 let registered = try await clients.register(metadata, source: "dcr", issueRegistrationToken: true)
                 logger.notice("client registered", metadata: ["client_id": "\(registered.client.clientID)", "source": "dcr"])
@@ -85,7 +90,9 @@ extension Engine {
                 if let body = JSONValue.parse(request.body), let id = body["client_id"]?.stringValue, id != clientID {
                     throw OAuthError(.invalidRequest, "client_id in the body must match")
                 }
-                let metadata = try parseMetadata(request.body)
+                var metadata = try parseMetadata(request.body, operatorFields: false)
+                // Operator settings survive a client's own update.
+                metadata.forcedProfile = client.metadata.forcedProfile
                 do {
                     let updated = try await clients.update(clientID: clientID, metadata: metadata)
                     return registrationResponse(updated, secret: nil, registrationToken: nil, status: 200)

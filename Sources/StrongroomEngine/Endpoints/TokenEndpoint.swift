@@ -77,7 +77,8 @@ extension Engine {
         guard record.clientID == auth.clientID else { throw OAuthError.invalidGrant("the authorization code was issued to another client") }
         guard record.expiresAt > now else { throw OAuthError.invalidGrant("the authorization code has expired") }
         let redirect = try form.single("redirect_uri")
-        if let expected = record.redirectURI, redirect != nil || ProfileRequirements.of(record.profile).requireRedirectURIInRequest {
+        // RFC 6749 §4.1.3: required, and identical, when the authorization request carried one.
+        if let expected = record.redirectURI {
             guard redirect == expected else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request") }
         }
         let verifier = try form.single("code_verifier")

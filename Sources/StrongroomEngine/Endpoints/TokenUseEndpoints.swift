@@ -43,6 +43,8 @@ extension Engine {
             record = r
         } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "token lookup: \(error)") }
         guard record.revokedAt == nil else { throw OAuthError(.invalidToken, "the access token has been revoked") }
+        // RFC 7592 §2.3: a deleted client's tokens stop working.
+        guard (try? await clients.lookup(record.clientID)) != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
         guard record.expiresAt > now else { throw OAuthError(.invalidToken, "the access token has expired") }
         if let bound = record.certificateThumbprint {
             guard let cert = request.clientCertificate else {
@@ -111,8 +113,8 @@ extension Engine {
     }
 
     /// POST /introspect (RFC 7662; RFC 9701 JWT response on `Accept: application/token-introspection+jwt`).
-    /// Callers authenticate as clients; a client learns only about its own tokens unless it was
-    /// registered without authorization-code use (a resource server).
+    /// Callers authenticate as clients; a client learns only about its own tokens unless an operator
+    /// registered it as a resource server (`strongroom_resource_server`).
     public func introspect(_ request: TransportRequest) async -> EngineResponse {
         do {
             guard request.method == "POST" else { throw OAuthError(.invalidRequest, "POST only", status: 405) }
@@ -123,8 +125,10 @@ extension Engine {
             guard auth.method != .none else { throw OAuthError.invalidClient("public clients cannot introspect tokens") }
             guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
             var body: [String: JSONValue] = ["active": false]
+            // A client learns about its own tokens; an operator-designated resource server also about
+            // other clients' access tokens (never their refresh tokens).
             if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.revokedAt == nil, r.expiresAt > now,
-               r.clientID == auth.clientID || !auth.client.metadata.grantTypes.contains(.authorizationCode) {
+               r.clientID == auth.clientID || (auth.client.metadata.resourceServer == true && r.kind == .access) {
                 body = [
                     "active": true, "client_id": .string(r.clientID), "scope": .string(r.scopes.joined(separator: " ")),
                     "token_type": .string(r.kind == .access ? "Bearer" : "refresh_token"),
@@ -186,6 +190,11 @@ extension Engine {
             let token = try bearerToken(request)
             let record = try await validateAccessToken(token, request: request)
             let fapiScopes = record.scopes.filter { service.scope(named: $0)?.profile != nil }
+            // Defence in depth: a token carrying a FAPI scope must have been issued under at least
+            // the profile that scope selects.
+            if let needed = record.scopes.compactMap({ service.scope(named: $0)?.profile }).max(), record.profile < needed {
+                throw OAuthError(.invalidToken, "the access token was not issued under the profile its scopes require", status: 401)
+            }
             switch (request.method, request.path.hasSuffix("/api/payments")) {
             case ("GET", false):
                 guard !fapiScopes.isEmpty else { throw OAuthError(.insufficientScope, "a scope with fapi=r or fapi=rw is required", status: 403) }

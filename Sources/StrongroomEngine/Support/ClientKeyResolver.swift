@@ -14,6 +14,7 @@ public final class ClientKeyResolver: @unchecked Sendable {
     private var client: HTTPClient?
     static let maxBytes = 256 * 1024
     static let cacheLifetime: TimeInterval = 300
+    static let minimumRefreshInterval: TimeInterval = 60
 
     init(logger: Logger) { self.logger = logger }
 
@@ -35,7 +36,13 @@ public final class ClientKeyResolver: @unchecked Sendable {
             do { return try JWKSet(json: jwks) } catch { throw .invalidClient("The client's registered JWK Set is invalid.", detail: "\(error)") }
         }
         guard let uri = metadata.jwksURI else { return JWKSet(keys: []) }
-        if !refresh, let hit = lock.withLock({ cache[uri] }), hit.1 > Date() { return hit.0 }
+        if let hit = lock.withLock({ cache[uri] }) {
+            // A forced refresh (unknown kid) is honoured at most once a minute per URI, so
+            // unauthenticated requests naming a bogus kid cannot make the server fetch on every call.
+            let fetchedAt = hit.1.addingTimeInterval(-Self.cacheLifetime)
+            if !refresh && hit.1 > Date() { return hit.0 }
+            if refresh && Date().timeIntervalSince(fetchedAt) < Self.minimumRefreshInterval { return hit.0 }
+        }
         do {
             var request = HTTPClientRequest(url: uri)
             request.headers.add(name: "Accept", value: "application/json, application/jwk-set+json")

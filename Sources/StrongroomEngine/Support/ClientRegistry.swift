@@ -186,7 +186,7 @@ public struct UserDirectory: Sendable {
     let random: any RandomSource
     let clock: any TimeSource
 
-    public func add(username: String, password: String, claims: [String: JSONValue] = [:], cost: UInt8 = 12) async throws -> User {
+    public func add(username: String, password: String, claims: [String: JSONValue] = [:], cost: UInt8 = UserDirectory.passwordCost) async throws -> User {
         guard !username.isEmpty, username.count <= 128 else { throw ConfigurationError(key: "username", message: "must be 1-128 characters") }
         guard password.count >= 8 else { throw ConfigurationError(key: "password", message: "must be at least 8 characters") }
         let hash = await Self.offload { PasswordHasher.hash(password, cost: cost) }
@@ -207,7 +207,17 @@ public struct UserDirectory: Sendable {
         return ok ? user : nil
     }
 
-    static let dummyHash = PasswordHasher.hash("strongroom-timing-equaliser", cost: 10)
+    /// Every stored hash and the dummy use this cost, so an unknown username costs what a known one
+    /// does (no enumeration by timing).
+    public static let passwordCost: UInt8 = 12
+    static let dummyHash = PasswordHasher.hash("strongroom-timing-equaliser", cost: passwordCost)
+
+    /// The cost field of a bcrypt hash (`$2b$12$…` → 12).
+    static func cost(of hash: String) -> UInt8? {
+        let parts = hash.split(separator: "$")
+        guard parts.count >= 3 else { return nil }
+        return UInt8(parts[1])
+    }
 
     static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { cont in
@@ -217,9 +227,10 @@ public struct UserDirectory: Sendable {
 
     func upsertSeed(_ seed: SeedUser) async throws {
         let hash: String
-        if let h = seed.passwordHash { hash = h } else { hash = await Self.offload { PasswordHasher.hash(seed.password ?? "", cost: 10) } }
+        if let h = seed.passwordHash { hash = h } else { hash = await Self.offload { PasswordHasher.hash(seed.password ?? "", cost: Self.passwordCost) } }
         if var existing = try await storage.user(username: seed.username) {
-            if let pw = seed.password, PasswordHasher.verify(pw, hash: existing.passwordHash) {
+            if let pw = seed.password, Self.cost(of: existing.passwordHash) == Self.passwordCost,
+               PasswordHasher.verify(pw, hash: existing.passwordHash) {
                 existing.claims = seed.claims
             } else {
                 existing.passwordHash = hash

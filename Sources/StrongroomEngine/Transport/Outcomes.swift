@@ -32,6 +32,8 @@ public struct InteractionTicket: Sendable, Equatable {
     public var message: String?
     /// The user already logged in (consent step).
     public var username: String?
+    /// A new browser-binding value for the HTTP layer to set as a cookie (nil: the browser has one).
+    public var browserCookie: String?
 
     public init(step: Step, interactionID: String, clientID: String, clientName: String, clientURI: String? = nil,
                 scopes: [ScopeDefinition], claims: [RequestedClaim], acrValues: [String], profile: Profile,

@@ -33,6 +33,9 @@ public struct TransportRequest: Sendable {
     public var listener: Listener
     /// `x-fapi-interaction-id`: echoed from the request or minted by the HTTP layer.
     public var interactionID: String
+    /// The browser-binding cookie's value (set by the HTTP layer from the request's cookies): ties a
+    /// sign-in to the browser that started the authorization request.
+    public var browserBinding: String?
 
     public init(method: String, path: String, query: [Param] = [], headers: [Param] = [], body: Data = Data(),
                 clientCertificate: ClientCertificate? = nil, remoteAddress: String? = nil, listener: Listener = .main,

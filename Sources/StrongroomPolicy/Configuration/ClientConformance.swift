@@ -41,6 +41,16 @@ public struct ClientConformance: Sendable {
             add("redirect_uris", "at least one redirect URI is required for the authorization_code grant (RFC 6749 §3.1.2.2)")
         }
         for uri in c.redirectURIs {
+            // RFC 9700 §4.1, OIDC Registration §2: no script-capable or local schemes, no whitespace
+            // or control characters (they end up in Location headers and form actions).
+            if uri.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
+                add("redirect_uris", "'\(uri.unicodeScalars.map { $0.value < 0x21 || $0.value == 0x7F ? "?" : String($0) }.joined())' contains whitespace or control characters")
+                continue
+            }
+            if let scheme = URLComponents(string: uri)?.scheme?.lowercased(), ["javascript", "data", "vbscript", "file", "about", "blob"].contains(scheme) {
+                add("redirect_uris", "'\(uri)' uses the \(scheme): scheme, which is never a redirect URI (RFC 9700 §4.1)")
+                continue
+            }
             guard let u = URLComponents(string: uri), let scheme = u.scheme, u.host != nil || scheme != "https" else {
                 add("redirect_uris", "'\(uri)' is not an absolute URI (RFC 6749 §3.1.2)")
                 continue

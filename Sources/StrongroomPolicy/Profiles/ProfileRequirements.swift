@@ -108,9 +108,7 @@ public struct ProfileRequirements: Sendable, Equatable {
         r.responseTypes = [.codeIDToken, .code]
         r.codeRequiresJARM = true
         r.requireSenderConstrainedTokens = true
-        // Advanced asks for nonce only where an ID token travels the front channel (hybrid);
-        // with JARM the response itself is signed.
-        r.requireNonceWithOpenID = false
+        // Part 2 §5.2.2.0 takes over Part 1 §5.2.2 (but PKCE), so §5.2.2.2 holds: nonce whenever openid.
         return r
     }()
 

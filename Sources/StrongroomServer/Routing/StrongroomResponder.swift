@@ -41,8 +41,12 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
     let listener: Listener
     let proxies: TrustedProxies
     let logger: Logger
+    /// The admin credential, which also guards `/metrics` (nil: metrics for loopback callers only).
+    let metricsToken: String?
 
-    public init(engine: E, settings: ServerSettings, issuer: String, pages: PageRenderer, listener: Listener, logger: Logger) {
+    public init(engine: E, settings: ServerSettings, issuer: String, pages: PageRenderer, listener: Listener, logger: Logger,
+                metricsToken: String? = nil) {
+        self.metricsToken = metricsToken
         self.engine = engine
         self.settings = settings
         self.routes = RouteTable(issuer: issuer, resourceAPI: settings.resourceAPI)
@@ -87,10 +91,28 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
         return HTTPResponses.hummingbird(result, interactionID: interactionID)
     }
 
+    func metricsAllowed(_ request: Request, context: Context) -> Bool {
+        if let expected = metricsToken, !expected.isEmpty {
+            guard let auth = request.headers[.authorization] else { return false }
+            let parts = auth.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+            return Self.constantTimeEquals(String(parts[1]), expected)
+        }
+        let peer = context.remoteAddress ?? ""
+        return peer == "127.0.0.1" || peer == "::1" || peer.hasPrefix("127.")
+    }
+
     // MARK: Translation
 
     func handle(_ endpoint: Endpoint, clientID: String?, request: Request, context: Context, interactionID: String) async -> EngineResponse {
         if endpoint == .metrics {
+            // The exposition is for operators: with an admin credential configured it must be presented
+            // (Prometheus sends it as a bearer token); without one, only loopback callers are answered.
+            guard metricsAllowed(request, context: context) else {
+                return EngineResponse(status: 401, headers: [Param("WWW-Authenticate", "Bearer realm=\"strongroom\""),
+                                                             Param("Content-Type", "application/json"), Param("Cache-Control", "no-store")],
+                                      body: Data(#"{"error":"invalid_token","error_description":"the metrics endpoint needs the admin credential"}"#.utf8))
+            }
             return EngineResponse(status: 200, headers: [
                 Param("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), Param("Cache-Control", "no-store"),
             ], body: ServerMetrics.exposition())
@@ -142,11 +164,15 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
         let stripped = ClientCertificateSource.strippedHeaderNames(certificateHeader: certificateHeader)
         var headers: [Param] = []
         var forwardedCertificate: String?
+        var forwardedCertificateCount = 0
         var forwardedChain: String?
         let chainHeader = ClientCertificateSource.chainHeaderName(for: certificateHeader)
         for field in request.headers {
             let name = field.name.canonicalName
-            if name == certificateHeader { forwardedCertificate = forwardedCertificate ?? field.value }
+            if name == certificateHeader {
+                forwardedCertificate = forwardedCertificate ?? field.value
+                forwardedCertificateCount += 1
+            }
             if name == chainHeader {
                 forwardedChain = forwardedChain.map { $0 + ", " + field.value } ?? field.value
             }
@@ -154,6 +180,12 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             headers.append(Param(name, field.value))
         }
 
+        // A proxy that appends instead of replacing would put a client-supplied copy first: with more
+        // than one certificate header, none is believed.
+        if forwardedCertificateCount > 1 {
+            forwardedCertificate = nil
+            forwardedChain = nil
+        }
         let trustedPeer = proxies.contains(context.remoteAddress)
         let tlsChain = await context.presentedChain()
         let decision = ClientCertificateSource.decide(
@@ -170,7 +202,7 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             logger.notice("client certificate could not be parsed", metadata: ["fapi.interaction_id": .string(interactionID)])
         }
 
-        return TransportRequest(
+        var transport = TransportRequest(
             method: request.method.rawValue,
             path: routes.relativePath(request.uri.path) ?? request.uri.path,
             query: FormCoding.decode(request.uri.query ?? ""),
@@ -181,6 +213,8 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             listener: listener,
             interactionID: interactionID
         )
+        transport.browserBinding = SessionCookie.value(named: BrowserCookie.name, fromCookieHeaders: transport.headers("cookie"))
+        return transport
     }
 
     // MARK: Dispatch
@@ -278,12 +312,17 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
         case .errorPage(let e):
             return errorPage(e, interactionID: req.interactionID)
         case .interact(let ticket):
+            var page: EngineResponse
             switch ticket.step {
             case .login:
-                return HTTPResponses.page(pages.login(ticket))
+                page = HTTPResponses.page(pages.login(ticket))
             case .consent:
-                return HTTPResponses.page(pages.consent(ticket, csrfToken: session?.csrfToken ?? ""))
+                page = HTTPResponses.page(pages.consent(ticket, csrfToken: session?.csrfToken ?? ""))
             }
+            if let binding = ticket.browserCookie {
+                page.headers.append(Param("Set-Cookie", BrowserCookie.set(value: binding)))
+            }
+            return page
         }
     }
 

@@ -22,6 +22,11 @@ public enum SessionCookie {
     /// The session cookie's value from the request's `Cookie` headers, if present and well-formed
     /// (session ids are base64url/hex tokens: anything else is not passed to the engine).
     public static func value(fromCookieHeaders headers: [String]) -> String? {
+        value(named: name, fromCookieHeaders: headers)
+    }
+
+    /// A well-formed cookie value by name from the request's `Cookie` headers.
+    public static func value(named name: String, fromCookieHeaders headers: [String]) -> String? {
         for header in headers {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -41,5 +46,17 @@ public enum SessionCookie {
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
                 || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".") || c == UInt8(ascii: "~")
         }
+    }
+}
+
+/// Binds a sign-in to the browser that started it: set when `/authorize` first shows a page, and
+/// required by `/login`, so a page on another site cannot sign a victim's browser into the
+/// attacker's account with an interaction id the attacker obtained (login CSRF, RFC 9700 §4.4.1.8).
+/// `SameSite=Lax` keeps it off cross-site POSTs.
+public enum BrowserCookie {
+    public static let name = "strongroom_browser"
+
+    public static func set(value: String) -> String {
+        "\(name)=\(value); Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000"
     }
 }

@@ -89,27 +89,31 @@ struct RowValues {
 }
 
 extension SQLDatabase {
+    // Plain SQL text with binds rather than SQLKit's insert builder: the builder quotes every
+    // identifier through `replacingOccurrences` (NSString on Linux), which cost more than the
+    // INSERT itself. Table and column names are the schema's own snake_case names, written unquoted
+    // as in the schema; values are always binds.
+
     /// `INSERT INTO table (…) VALUES (…), (…)` for rows sharing one column list.
     func insert(into table: String, rows: [RowValues]) async throws {
         guard let first = rows.first else { return }
-        var builder = self.insert(into: table).columns(first.columns)
-        for row in rows { builder = builder.values(row.values) }
-        try await builder.run()
+        var query = SQLQueryString("INSERT INTO \(table) (\(first.columns.joined(separator: ", "))) VALUES ")
+        for (index, row) in rows.enumerated() {
+            query.appendLiteral(index == 0 ? "(" : ", (")
+            query.appendInterpolation(binds: row.values)
+            query.appendLiteral(")")
+        }
+        try await self.raw(query).run()
     }
 
     /// `INSERT … ON CONFLICT (key) DO UPDATE SET every other column = excluded.column`.
     func upsert(into table: String, row: RowValues, key: [String]) async throws {
-        try await self.insert(into: table)
-            .columns(row.columns)
-            .values(row.values)
-            .onConflict(with: key) { update in
-                var update = update
-                for column in row.columns where !key.contains(column) {
-                    update = update.set(excludedValueOf: column)
-                }
-                return update
-            }
-            .run()
+        var query = SQLQueryString("INSERT INTO \(table) (\(row.columns.joined(separator: ", "))) VALUES (")
+        query.appendInterpolation(binds: row.values)
+        let updates = row.columns.filter { !key.contains($0) }.map { "\($0) = excluded.\($0)" }
+        query.appendLiteral(") ON CONFLICT (\(key.joined(separator: ", "))) ")
+        query.appendLiteral(updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates.joined(separator: ", "))")
+        try await self.raw(query).run()
     }
 
     /// Runs a query and returns its rows.
@@ -120,6 +124,9 @@ extension SQLDatabase {
 
 /// True if the error is a primary-key or unique-constraint violation on either database.
 func isUniqueViolation(_ error: any Error) -> Bool {
+    if let sqlite = error as? SQLiteFailure {
+        return sqlite.isUniqueViolation
+    }
     if let sqlite = error as? SQLiteError {
         switch sqlite.reason {
         case .constraintPrimaryKeyFailed, .constraintUniqueFailed, .constraintUniqueRowIDFailed: return true

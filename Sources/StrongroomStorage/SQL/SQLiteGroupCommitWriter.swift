@@ -1,15 +1,22 @@
 import Foundation
 import Logging
-import SQLiteKit
+import NIOConcurrencyHelpers
+import SQLKit
 
 /// The single writer of an SQLite database, with group commit.
 ///
 /// SQLite admits one writer at a time, and with `synchronous=FULL` every COMMIT costs an fsync. Write
 /// requests are queued; one flusher drains the queue, running every request queued so far inside one
-/// `BEGIN IMMEDIATE … COMMIT` (each in its own SAVEPOINT, so one failing request does not undo the
-/// others), and resumes the callers only after that COMMIT succeeded. Requests that arrive while a
-/// COMMIT is in flight form the next batch: many tokens, one fsync.
-actor SQLiteGroupCommitWriter {
+/// `BEGIN IMMEDIATE … COMMIT`, and resumes the callers only after that COMMIT succeeded. Requests that
+/// arrive while a COMMIT is in flight form the next batch: many tokens, one fsync.
+///
+/// A batch first runs optimistically, without savepoints. If a request fails, the whole batch is
+/// rolled back and run again with each request in its own SAVEPOINT, so a failing request does not
+/// undo the others (and the others see exactly the state they would have seen alone).
+///
+/// The statements of a batch run on the flusher's thread (see `SQLiteDirectDatabase`); only the
+/// COMMIT, which waits for the disk, goes to NIO's thread pool.
+final class SQLiteGroupCommitWriter: Sendable {
     /// One queued write request.
     private struct Job: Sendable {
         /// Runs the request inside the batch transaction; reports how to resume its caller.
@@ -24,25 +31,34 @@ actor SQLiteGroupCommitWriter {
         let finish: @Sendable (Result<Void, any Error>) -> Void
     }
 
-    private let database: any SQLDatabase
+    private struct State {
+        var pending: [Job] = []
+        var flushing = false
+        var closed = false
+        var committedBatches = 0
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let database: SQLiteDirectDatabase
+    /// Whether COMMIT goes to the thread pool (a file: it fsyncs) or runs in place (in memory).
+    private let commitBlocks: Bool
     private let logger: Logger
     private let maxBatch: Int
-    private var pending: [Job] = []
-    private var flushTask: Task<Void, Never>?
-    private var closed = false
-    /// Batches committed so far (for tests and metrics).
-    private(set) var committedBatches = 0
+    private let state = NIOLockedValueBox(State())
 
-    init(database: any SQLDatabase, logger: Logger, maxBatch: Int = 1000) {
+    /// Batches committed so far (for tests and metrics).
+    var committedBatches: Int { state.withLockedValue { $0.committedBatches } }
+
+    init(database: SQLiteDirectDatabase, commitBlocks: Bool, logger: Logger, maxBatch: Int = 1000) {
         self.database = database
+        self.commitBlocks = commitBlocks
         self.logger = logger
         self.maxBatch = maxBatch
     }
 
     /// Runs `body` in the next batch transaction; returns its result once the batch is committed.
     func perform<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        guard !closed else { throw StorageError.unavailable("storage is shut down") }
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let job = Job(
                 run: { database in
                     do {
@@ -59,67 +75,109 @@ actor SQLiteGroupCommitWriter {
                 },
                 abandon: { continuation.resume(throwing: $0) }
             )
-            self.enqueue(job)
-        }
-    }
-
-    private func enqueue(_ job: Job) {
-        pending.append(job)
-        if flushTask == nil {
-            flushTask = Task { await self.flush() }
+            let (accepted, startFlusher) = state.withLockedValue { state -> (Bool, Bool) in
+                guard !state.closed else { return (false, false) }
+                state.pending.append(job)
+                guard !state.flushing else { return (true, false) }
+                state.flushing = true
+                return (true, true)
+            }
+            if !accepted {
+                continuation.resume(throwing: StorageError.unavailable("storage is shut down"))
+            } else if startFlusher {
+                Task { await self.flush() }
+            }
         }
     }
 
     /// Drains the queue batch by batch; new requests queue up while a batch runs.
     private func flush() async {
-        while !pending.isEmpty {
-            let count = min(pending.count, maxBatch)
-            let batch = Array(pending.prefix(count))
-            pending.removeFirst(count)
-            await run(batch)
+        while true {
+            let next = state.withLockedValue { state -> ([Job], [CheckedContinuation<Void, Never>]) in
+                guard !state.pending.isEmpty else {
+                    state.flushing = false
+                    defer { state.idleWaiters.removeAll() }
+                    return ([], state.idleWaiters)
+                }
+                let count = min(state.pending.count, maxBatch)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return (batch, [])
+            }
+            guard !next.0.isEmpty else {
+                for waiter in next.1 { waiter.resume() }
+                return
+            }
+            await run(next.0)
         }
-        flushTask = nil
+    }
+
+    private func statement(_ sql: String) async throws {
+        _ = try await database.run(sql, [])
     }
 
     private func run(_ batch: [Job]) async {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(batch.count)
         do {
-            try await database.raw("BEGIN IMMEDIATE").run()
+            try await statement("BEGIN IMMEDIATE")
         } catch {
             logger.error("SQLite BEGIN failed", metadata: ["error": "\(error)"])
             for job in batch { job.abandon(error) }
             return
         }
         do {
+            // Optimistic pass: no savepoints.
+            var failed = false
             for job in batch {
-                try await database.raw("SAVEPOINT strongroom_write").run()
                 let outcome = await job.run(database)
-                if !outcome.succeeded {
-                    try await database.raw("ROLLBACK TO strongroom_write").run()
-                }
-                try await database.raw("RELEASE strongroom_write").run()
+                if !outcome.succeeded { failed = true; break }
                 outcomes.append(outcome)
             }
-            try await database.raw("COMMIT").run()
+            if failed {
+                // Undo the whole batch and run it again, each request isolated in a savepoint. The
+                // outcomes of the first pass are dropped unreported: their effects were rolled back.
+                outcomes.removeAll(keepingCapacity: true)
+                try await statement("ROLLBACK")
+                try await statement("BEGIN IMMEDIATE")
+                for job in batch {
+                    try await statement("SAVEPOINT strongroom_write")
+                    let outcome = await job.run(database)
+                    if !outcome.succeeded {
+                        try await statement("ROLLBACK TO strongroom_write")
+                    }
+                    try await statement("RELEASE strongroom_write")
+                    outcomes.append(outcome)
+                }
+            }
+            if commitBlocks {
+                try await database.runBlocking("COMMIT")
+            } else {
+                try await statement("COMMIT")
+            }
         } catch {
             logger.error("SQLite write batch failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
-            do { try await database.raw("ROLLBACK").run() } catch {
+            do { try await statement("ROLLBACK") } catch {
                 logger.error("SQLite ROLLBACK failed", metadata: ["error": "\(error)"])
             }
             for outcome in outcomes { outcome.finish(.failure(error)) }
             for job in batch.dropFirst(outcomes.count) { job.abandon(error) }
             return
         }
-        committedBatches += 1
+        state.withLockedValue { $0.committedBatches += 1 }
         for outcome in outcomes { outcome.finish(.success(())) }
     }
 
     /// Refuses new requests and waits for queued ones to be committed.
     func close() async {
-        closed = true
-        while let task = flushTask {
-            await task.value
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLockedValue { state -> Bool in
+                state.closed = true
+                guard state.flushing else { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
         }
     }
 }

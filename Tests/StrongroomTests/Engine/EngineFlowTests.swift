@@ -234,6 +234,32 @@ import Testing
         #expect(token.status == 401)
     }
 
+    @Test func loginMustComeFromTheBrowserThatStartedTheRequest() async throws {
+        let h = try await H.make()
+        defer { Task { await h.close() } }
+        let out = await h.engine.authorize(H.get("/authorize", [("client_id", "plain"), ("redirect_uri", H.redirect), ("response_type", "code"), ("scope", "openid")]), session: nil)
+        guard case .interact(let t) = out else { Issue.record("expected login, got \(out)"); return }
+        let binding = try #require(t.browserCookie)
+        // A forged cross-site POST carries no (or another) binding cookie: refused, no session.
+        for wrong in [nil, "someone-elses-browser"] as [String?] {
+            var req = H.post("/login", [])
+            req.browserBinding = wrong
+            let r = await h.engine.login(interactionID: t.interactionID, username: "alice", password: "wonderland-test", request: req)
+            guard case .failed(.errorPage(let e)) = r else { Issue.record("expected refusal, got \(r)"); return }
+            #expect(e.code == .invalidRequest)
+        }
+        var req = H.post("/login", [])
+        req.browserBinding = binding
+        guard case .loggedIn = await h.engine.login(interactionID: t.interactionID, username: "alice", password: "wonderland-test", request: req) else {
+            Issue.record("the right browser could not sign in"); return
+        }
+        // A browser that already has a binding keeps it (no new cookie).
+        var again = H.get("/authorize", [("client_id", "plain"), ("redirect_uri", H.redirect), ("response_type", "code"), ("scope", "openid")])
+        again.browserBinding = binding
+        guard case .interact(let t2) = await h.engine.authorize(again, session: nil) else { Issue.record("expected login"); return }
+        #expect(t2.browserCookie == nil)
+    }
+
     @Test func bearerChallenges() async throws {
         let h = try await H.make()
         defer { Task { await h.close() } }

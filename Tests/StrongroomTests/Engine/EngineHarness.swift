@@ -123,8 +123,10 @@ struct EngineHarness {
             if case .respond(let r) = outcome { return r }
             throw HarnessError.unexpected("\(outcome)")
         }
+        var loginRequest = Self.post("/login", [])
+        loginRequest.browserBinding = ticket.browserCookie
         let login = await engine.login(interactionID: ticket.interactionID, username: "alice", password: "wonderland-test",
-                                       request: Self.post("/login", []))
+                                       request: loginRequest)
         guard case .loggedIn(let session, let next) = login else { throw HarnessError.unexpected("login: \(login)") }
         guard case .interact(let consentTicket) = next else {
             if case .respond(let r) = next { return r }

@@ -189,6 +189,14 @@ import Testing
         #expect(sel.select(scopes: ["unknown"], client: nil).profile == .oauth)
     }
 
+    @Test func clientForcedProfileIsOnlyAFloor() {
+        var client = ClientMetadata()
+        client.forcedProfile = .oauth
+        let d = ProfileSelector(service: Self.service()).select(scopes: ["openid", "payments"], client: client)
+        #expect(d.profile == .fapi1Advanced)
+        #expect(ProfileSelector(service: Self.service()).profiles(for: client).contains(.fapi1Advanced))
+    }
+
     @Test func forcedProfilesTakePrecedence() {
         var s = Self.service()
         var client = ClientMetadata()
@@ -222,6 +230,16 @@ import Testing
         m.redirectURIs = ["http://rp.example/cb"]
         let v = ClientConformance(service: PolicyProfileSelectorTests.service()).violations(of: m)
         #expect(v.contains { $0.field == "redirect_uris" && $0.message.contains("FAPI 1.0 Part 1 §5.2.2-20") })
+    }
+
+    @Test(arguments: ["javascript:alert(1)//", "data:text/html,x", "file:///etc/passwd", "https://rp.example/cb\r\nX: 1", "https://rp.example/c b"])
+    func dangerousRedirectURIsRefused(_ uri: String) {
+        var m = ClientMetadata(redirectURIs: [uri], tokenEndpointAuthMethod: .clientSecretBasic, scope: "openid")
+        m.scope = "openid"
+        let v = ClientConformance(service: PolicyProfileSelectorTests.service()).violations(of: m)
+        #expect(v.contains { $0.field == "redirect_uris" }, "\(uri) accepted")
+        m.redirectURIs = ["https://rp.example/cb"]
+        #expect(ClientConformance(service: PolicyProfileSelectorTests.service()).violations(of: m).isEmpty)
     }
 
     @Test func rs256RequestObjectRefusedForReadWrite() {

@@ -484,4 +484,83 @@ struct StorageTests {
             }
         }
     }
+
+    @Test("a write that fails part-way leaves nothing behind, and its batch neighbours commit", arguments: StorageBackend.enabled)
+    func partialFailureIsAtomic(backend: StorageBackend) async throws {
+        try await withStorage(backend) { storage, _ in
+            let existing = Records.token()
+            try await storage.saveTokens([existing])
+            let fresh = (0..<20).map { _ in Records.token() }
+            let orphans = (0..<5).map { _ in Records.token() }
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for token in fresh {
+                    group.addTask { (try? await storage.saveTokens([token])) != nil }
+                }
+                for orphan in orphans {
+                    // One request, two statements: the first succeeds, the second fails.
+                    let first = try! SQLStorage.tokenRow(orphan)
+                    let second = try! SQLStorage.tokenRow(existing)
+                    group.addTask {
+                        do {
+                            try await storage.executor.transaction { db -> Void in
+                                try await db.insert(into: "tokens", rows: [first])
+                                try await db.insert(into: "tokens", rows: [second])
+                            }
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == fresh.count)
+            for token in fresh {
+                #expect(try await storage.token(hash: token.tokenHash) == token)
+            }
+            for orphan in orphans {
+                #expect(try await storage.token(hash: orphan.tokenHash) == nil)
+            }
+        }
+    }
+
+    @Test("writes in one batch see each other in order; a conflict inside the batch fails only the later one",
+          arguments: StorageBackend.enabled)
+    func conflictWithinBatch(backend: StorageBackend) async throws {
+        try await withStorage(backend) { storage, _ in
+            let tokens = (0..<10).map { _ in Records.token() }
+            let results = await withTaskGroup(of: (Int, Bool).self) { group in
+                for (index, token) in tokens.enumerated() {
+                    // Every token twice: exactly one of the two saves can win.
+                    group.addTask { (index, (try? await storage.saveTokens([token])) != nil) }
+                    group.addTask { (index, (try? await storage.saveTokens([token])) != nil) }
+                }
+                return await group.reduce(into: [Int: Int]()) { wins, result in
+                    if result.1 { wins[result.0, default: 0] += 1 }
+                }
+            }
+            for index in tokens.indices {
+                #expect(results[index] == 1)
+                let stored = try await storage.token(hash: tokens[index].tokenHash)
+                #expect(stored == tokens[index])
+            }
+        }
+    }
+
+    @Test("SQLite: a write waits for another connection's write lock instead of failing")
+    func sqliteWaitsForLock() async throws {
+        try await withStorage(.sqliteFile) { storage, fixture in
+            let other = try SQLiteHandle(path: "\(fixture.directory!.path)/strongroom.sqlite")
+            defer { other.close() }
+            _ = try other.run("BEGIN IMMEDIATE", [])
+            let token = Records.token()
+            let save = Task { try await storage.saveTokens([token]) }
+            // The reader connections are not blocked by the held write lock (WAL).
+            #expect(try await storage.token(hash: token.tokenHash) == nil)
+            try await Task.sleep(for: .milliseconds(200))
+            _ = try other.run("COMMIT", [])
+            try await save.value
+            #expect(try await storage.token(hash: token.tokenHash) == token)
+        }
+    }
 }

@@ -1,0 +1,380 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import VaporCSQLite
+
+// A small SQLite driver over the C API that SQLiteNIO vendors (VaporCSQLite).
+//
+// Why not SQLiteNIO's `SQLiteConnection`: it runs every statement as a separate job on NIO's thread
+// pool and resumes the caller from there (two thread hops per statement; with the server on one core
+// each hop is a futex wake plus a context switch), and it prepares every statement afresh. Here:
+//
+// - Statements run on the calling thread. They are short (primary-key lookups and single-row writes
+//   against the page cache, microseconds): cheaper than a hop. What can block runs on NIO's thread
+//   pool instead: the COMMIT of a batch (the fsync of `synchronous=FULL`), and any statement that
+//   meets a lock (SQLITE_BUSY) is retried there with the busy timeout.
+// - Prepared statements are cached per connection, keyed by their SQL text.
+// - Rows keep SQLite's values and decode the common column types (text, integers) directly.
+//
+// A connection is used by one thread at a time (its lock); SQLite itself also runs serialized
+// (`SQLITE_OPEN_FULLMUTEX`).
+
+/// An error reported by SQLite: the extended result code and SQLite's message.
+struct SQLiteFailure: Error, CustomStringConvertible, Sendable {
+    let code: Int32
+    let message: String
+
+    var primaryCode: Int32 { code & 0xFF }
+
+    /// Another connection holds a lock this statement needs.
+    var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+
+    /// A PRIMARY KEY or UNIQUE constraint failed.
+    var isUniqueViolation: Bool {
+        // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_ROWID (extended codes).
+        code == 1555 || code == 2067 || code == 2579
+            || (code == SQLITE_CONSTRAINT && message.contains("UNIQUE"))
+    }
+
+    var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// Column names of a prepared statement, shared by all rows it returns.
+final class SQLiteColumns: Sendable {
+    let names: [String]
+
+    init(names: [String]) { self.names = names }
+
+    func index(of column: String) -> Int? {
+        names.firstIndex(of: column)
+    }
+}
+
+/// One result row: SQLite's values, decoded on demand.
+struct SQLiteResultRow: SQLRow {
+    let columns: SQLiteColumns
+    let values: [SQLiteData]
+
+    var allColumns: [String] { columns.names }
+
+    func contains(column: String) -> Bool { columns.index(of: column) != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        try value(column) == .null
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        let data = try value(column)
+        // The column types the storage reads on every request, without a Decoder.
+        switch data {
+        case .text(let text):
+            if D.self == String.self { return text as! D }
+            if D.self == String?.self { return Optional(text) as! D }
+        case .integer(let number):
+            if D.self == Int64.self { return Int64(number) as! D }
+            if D.self == Int64?.self { return Optional(Int64(number)) as! D }
+            if D.self == Int.self { return Int(number) as! D }
+            if D.self == Int?.self { return Optional(Int(number)) as! D }
+        case .null:
+            if D.self == String?.self { return String?.none as! D }
+            if D.self == Int64?.self { return Int64?.none as! D }
+            if D.self == Int?.self { return Int?.none as! D }
+        default:
+            break
+        }
+        return try SQLiteDataDecoder().decode(D.self, from: data)
+    }
+
+    private func value(_ column: String) throws -> SQLiteData {
+        guard let index = columns.index(of: column) else {
+            throw DecodingError.keyNotFound(
+                SQLiteColumnKey(stringValue: column),
+                .init(codingPath: [], debugDescription: "no column \(column) in the result row"))
+        }
+        return values[index]
+    }
+}
+
+private struct SQLiteColumnKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Marks `Optional`, so a bound `nil` of any wrapped type becomes SQL NULL without an Encoder.
+private protocol OptionalBind {
+    var isNone: Bool { get }
+}
+
+extension Optional: OptionalBind {
+    var isNone: Bool { self == nil }
+}
+
+/// SQLite's "copy the bound bytes" destructor.
+private let transientDestructor = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// One open SQLite connection with its prepared-statement cache.
+final class SQLiteHandle: @unchecked Sendable {
+    /// The busy timeout used when a statement is retried off the calling thread.
+    static let blockingBusyTimeoutMillis: Int32 = 5000
+    /// Statements kept prepared per connection (the storage uses a few dozen distinct ones).
+    private static let cacheLimit = 256
+
+    private final class Prepared {
+        let statement: OpaquePointer
+        var columns: SQLiteColumns
+
+        init(statement: OpaquePointer, columns: SQLiteColumns) {
+            self.statement = statement
+            self.columns = columns
+        }
+    }
+
+    private let lock = NIOLock()
+    // Guarded by `lock`.
+    private var db: OpaquePointer?
+    private var cache: [String: Prepared] = [:]
+
+    /// Opens `path` (":memory:" for a private in-memory database). Lock waits fail at once
+    /// (busy timeout 0): `run` retries them off the calling thread.
+    init(path: String) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE
+        let rc = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open"
+            if let handle { sqlite_nio_sqlite3_close(handle) }
+            throw SQLiteFailure(code: rc, message: "\(message) (\(path))")
+        }
+        sqlite_nio_sqlite3_busy_timeout(handle, 0)
+        db = handle
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Finalizes the cached statements and closes the connection. Idempotent.
+    func close() {
+        lock.withLock {
+            for prepared in cache.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
+            cache.removeAll()
+            if let db { sqlite_nio_sqlite3_close(db) }
+            db = nil
+        }
+    }
+
+    /// Runs one statement; returns its rows. With `busyTimeout`, waits up to that long for locks.
+    func run(_ sql: String, _ binds: [SQLiteData], busyTimeoutMillis: Int32 = 0) throws -> [SQLiteResultRow] {
+        try lock.withLock {
+            guard let db else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "connection is closed") }
+            if busyTimeoutMillis != 0 { sqlite_nio_sqlite3_busy_timeout(db, busyTimeoutMillis) }
+            defer { if busyTimeoutMillis != 0 { sqlite_nio_sqlite3_busy_timeout(db, 0) } }
+
+            let prepared = try prepare(sql, db: db)
+            let statement = prepared.statement
+            defer {
+                sqlite_nio_sqlite3_reset(statement)
+                sqlite_nio_sqlite3_clear_bindings(statement)
+                if cache[sql] !== prepared { sqlite_nio_sqlite3_finalize(statement) }
+            }
+            try bind(binds, to: statement, db: db)
+
+            var rows: [SQLiteResultRow] = []
+            while true {
+                let rc = sqlite_nio_sqlite3_step(statement)
+                if rc == SQLITE_DONE { break }
+                guard rc == SQLITE_ROW else { throw failure(rc, db) }
+                let count = Int(sqlite_nio_sqlite3_column_count(statement))
+                if count != prepared.columns.names.count {
+                    // The statement was re-prepared against a changed schema.
+                    prepared.columns = Self.columns(of: statement)
+                }
+                var values: [SQLiteData] = []
+                values.reserveCapacity(count)
+                for index in 0..<Int32(count) {
+                    values.append(Self.value(statement, index))
+                }
+                rows.append(SQLiteResultRow(columns: prepared.columns, values: values))
+            }
+            return rows
+        }
+    }
+
+    private func prepare(_ sql: String, db: OpaquePointer) throws -> Prepared {
+        if let prepared = cache[sql] { return prepared }
+        var statement: OpaquePointer?
+        let rc = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw failure(rc, db) }
+        let prepared = Prepared(statement: statement, columns: Self.columns(of: statement))
+        if cache.count < Self.cacheLimit { cache[sql] = prepared }
+        return prepared
+    }
+
+    private func bind(_ binds: [SQLiteData], to statement: OpaquePointer, db: OpaquePointer) throws {
+        for (offset, value) in binds.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .integer(let number): rc = sqlite_nio_sqlite3_bind_int64(statement, index, Int64(number))
+            case .float(let number): rc = sqlite_nio_sqlite3_bind_double(statement, index, number)
+            case .text(let text):
+                rc = sqlite_nio_sqlite3_bind_text(statement, index, text, Int32(text.utf8.count), transientDestructor)
+            case .blob(let buffer):
+                rc = buffer.withUnsafeReadableBytes { bytes in
+                    sqlite_nio_sqlite3_bind_blob(statement, index, bytes.baseAddress, Int32(bytes.count), transientDestructor)
+                }
+            case .null: rc = sqlite_nio_sqlite3_bind_null(statement, index)
+            }
+            guard rc == SQLITE_OK else { throw failure(rc, db) }
+        }
+    }
+
+    private static func columns(of statement: OpaquePointer) -> SQLiteColumns {
+        let count = sqlite_nio_sqlite3_column_count(statement)
+        return SQLiteColumns(names: (0..<count).map { index in
+            sqlite_nio_sqlite3_column_name(statement, index).map { String(cString: $0) } ?? ""
+        })
+    }
+
+    private static func value(_ statement: OpaquePointer, _ index: Int32) -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(statement, index) {
+        case SQLITE_INTEGER:
+            return .integer(SQLiteInt64(sqlite_nio_sqlite3_column_int64(statement, index)))
+        case SQLITE_FLOAT:
+            return .float(sqlite_nio_sqlite3_column_double(statement, index))
+        case SQLITE_TEXT:
+            guard let text = sqlite_nio_sqlite3_column_text(statement, index) else { return .text("") }
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
+            guard let bytes = sqlite_nio_sqlite3_column_blob(statement, index), count > 0 else { return .blob(ByteBuffer()) }
+            return .blob(ByteBuffer(bytes: UnsafeRawBufferPointer(start: bytes, count: count)))
+        default:
+            return .null
+        }
+    }
+
+    private func failure(_ rc: Int32, _ db: OpaquePointer) -> SQLiteFailure {
+        let message = sqlite_nio_sqlite3_errmsg(db).map { String(cString: $0) } ?? "unknown error"
+        let extended = sqlite_nio_sqlite3_extended_errcode(db)
+        return SQLiteFailure(code: (extended & 0xFF) == (rc & 0xFF) ? extended : rc, message: message)
+    }
+}
+
+/// Where a statement runs: one connection, or the next free connection of a set.
+protocol SQLiteHandleSource: Sendable {
+    func withHandle<T>(_ body: (SQLiteHandle) throws -> T) rethrows -> T
+}
+
+/// Reader connections: a statement takes the first idle one (or waits for one).
+final class SQLiteReaderSet: SQLiteHandleSource, @unchecked Sendable {
+    private let handles: [SQLiteHandle]
+    private let locks: [NSLock]
+    private let next = NIOLockedValueBox(0)
+
+    init(handles: [SQLiteHandle]) {
+        precondition(!handles.isEmpty)
+        self.handles = handles
+        self.locks = handles.map { _ in NSLock() }
+    }
+
+    func withHandle<T>(_ body: (SQLiteHandle) throws -> T) rethrows -> T {
+        let start = next.withLockedValue { value -> Int in
+            defer { value = (value + 1) % handles.count }
+            return value
+        }
+        for offset in 0..<handles.count {
+            let index = (start + offset) % handles.count
+            if locks[index].try() {
+                defer { locks[index].unlock() }
+                return try body(handles[index])
+            }
+        }
+        return try locks[start].withLock { try body(handles[start]) }
+    }
+}
+
+extension SQLiteHandle: SQLiteHandleSource {
+    func withHandle<T>(_ body: (SQLiteHandle) throws -> T) rethrows -> T { try body(self) }
+}
+
+/// SQLKit's view of an SQLite connection (or reader set) of this driver.
+struct SQLiteDirectDatabase: SQLDatabase {
+    let source: any SQLiteHandleSource
+    let logger: Logger
+    let eventLoop: any EventLoop
+    var queryLogLevel: Logger.Level? { .trace }
+    var dialect: any SQLDialect { SQLiteDialect() }
+
+    init(source: any SQLiteHandleSource, logger: Logger, eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+        self.source = source
+        self.logger = logger
+        self.eventLoop = eventLoop
+    }
+
+    /// Serializes the expression and converts its binds to SQLite values.
+    func prepare(_ query: any SQLExpression) throws -> (sql: String, binds: [SQLiteData]) {
+        var serializer = SQLSerializer(database: self)
+        query.serialize(to: &serializer)
+        if logger.logLevel <= .trace {
+            logger.trace("Executing query", metadata: ["sql": .string(serializer.sql)])
+        }
+        return (serializer.sql, try serializer.binds.map(Self.sqliteValue))
+    }
+
+    static func sqliteValue(_ value: any Encodable & Sendable) throws -> SQLiteData {
+        switch value {
+        case let text as String: return .text(text)
+        case let number as Int64: return .integer(SQLiteInt64(number))
+        case let number as Int: return .integer(SQLiteInt64(number))
+        case let data as SQLiteData: return data
+        default:
+            if let optional = value as? any OptionalBind, optional.isNone { return .null }
+            return try SQLiteDataEncoder().encode(value)
+        }
+    }
+
+    /// Runs a serialized statement on the calling thread; if it meets a lock, again on NIO's thread
+    /// pool with the busy timeout, so the caller's thread never waits for another connection.
+    func run(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteResultRow] {
+        do {
+            return try source.withHandle { try $0.run(sql, binds) }
+        } catch let failure as SQLiteFailure where failure.isBusy {
+            let source = self.source
+            return try await NIOThreadPool.singleton.runIfActive {
+                try source.withHandle { try $0.run(sql, binds, busyTimeoutMillis: SQLiteHandle.blockingBusyTimeoutMillis) }
+            }
+        }
+    }
+
+    /// Runs a serialized statement on NIO's thread pool (for statements that may block, like COMMIT).
+    func runBlocking(_ sql: String) async throws {
+        let source = self.source
+        _ = try await NIOThreadPool.singleton.runIfActive {
+            try source.withHandle { try $0.run(sql, [], busyTimeoutMillis: SQLiteHandle.blockingBusyTimeoutMillis) }
+        }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        let (sql, binds) = try prepare(query)
+        for row in try await run(sql, binds) { onRow(row) }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        let source = self.source
+        let prepared: (sql: String, binds: [SQLiteData])
+        do { prepared = try prepare(query) } catch { return eventLoop.makeFailedFuture(error) }
+        return NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+            try source.withHandle { try $0.run(prepared.sql, prepared.binds, busyTimeoutMillis: SQLiteHandle.blockingBusyTimeoutMillis) }
+        }.map { rows in
+            for row in rows { onRow(row) }
+        }
+    }
+}
