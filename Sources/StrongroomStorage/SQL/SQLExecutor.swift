@@ -52,12 +52,6 @@ final class SQLiteExecutor: SQLExecutor {
                     try pragma(writer, "PRAGMA journal_mode = WAL")
                 }
                 try pragma(writer, "PRAGMA synchronous = FULL")
-                if path != nil {
-                    // Tuning only (durability is unchanged): checkpoint the WAL back into the database
-                    // every 4000 pages (16 MiB at 4 KiB pages) instead of 1000, so a page written by
-                    // many commits (random token keys touch random index pages) is copied back once.
-                    try pragma(writer, "PRAGMA wal_autocheckpoint = 4000")
-                }
                 try pragma(writer, "PRAGMA foreign_keys = ON")
                 var readers: [SQLiteHandle] = []
                 if let path {
