@@ -10,12 +10,7 @@ extension Engine {
         var clientID: String? = nil
         var profile: Profile? = nil
         do {
-            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "the PAR endpoint accepts POST only", status: 405) }
-            guard request.contentType == "application/x-www-form-urlencoded" else {
-                throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
-            }
-            let form = request.form
-            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let form = try request.backChannelForm()
             let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.par)
             clientID = auth.clientID
             if form.contains(where: { $0.name == "request_uri" }) {

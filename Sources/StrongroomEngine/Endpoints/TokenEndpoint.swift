@@ -11,12 +11,7 @@ extension Engine {
         var profile: Profile? = nil
         var clientID: String? = nil
         do {
-            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "the token endpoint accepts POST only", status: 405) }
-            guard request.contentType == "application/x-www-form-urlencoded" else {
-                throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
-            }
-            let form = request.form
-            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let form = try request.backChannelForm()
             let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.token)
             clientID = auth.clientID
             guard let grantType = try form.single("grant_type") else { throw OAuthError.invalidRequest("grant_type is required") }

@@ -117,10 +117,7 @@ extension Engine {
     /// registered it as a resource server (`strongroom_resource_server`).
     public func introspect(_ request: TransportRequest) async -> EngineResponse {
         do {
-            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "POST only", status: 405) }
-            guard request.contentType == "application/x-www-form-urlencoded" else { throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded") }
-            let form = request.form
-            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let form = try request.backChannelForm()
             let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.introspection)
             guard auth.method != .none else { throw OAuthError.invalidClient("public clients cannot introspect tokens") }
             guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
@@ -159,10 +156,7 @@ extension Engine {
     /// Unknown tokens get 200 as the RFC requires.
     public func revoke(_ request: TransportRequest) async -> EngineResponse {
         do {
-            guard request.method == "POST" else { throw OAuthError(.invalidRequest, "POST only", status: 405) }
-            guard request.contentType == "application/x-www-form-urlencoded" else { throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded") }
-            let form = request.form
-            if let dup = form.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+            let form = try request.backChannelForm()
             let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.revocation)
             guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
             if let hint = try form.single("token_type_hint"), hint != "access_token", hint != "refresh_token" {

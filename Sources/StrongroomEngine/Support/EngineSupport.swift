@@ -88,6 +88,20 @@ extension Engine {
     }
 }
 
+extension TransportRequest {
+    /// The form parameters of a back-channel POST (token, PAR, introspection, revocation):
+    /// POST only, `application/x-www-form-urlencoded`, no parameter repeated (RFC 6749 §3.2).
+    func backChannelForm() throws(OAuthError) -> [Param] {
+        guard method == "POST" else { throw OAuthError(.invalidRequest, "this endpoint accepts POST only", status: 405) }
+        guard contentType == "application/x-www-form-urlencoded" else {
+            throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
+        }
+        let params = form
+        if let dup = params.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+        return params
+    }
+}
+
 extension Array where Element == Param {
     /// The single value of a parameter. Repeated parameters are refused (RFC 6749 §3.1).
     func single(_ name: String) throws(OAuthError) -> String? {
