@@ -98,13 +98,17 @@ public enum CodeRedemption: Sendable, Equatable {
     case redeemed(AuthorizationCodeRecord)
     /// The code was already consumed: the caller revokes everything issued from it.
     case replayed(AuthorizationCodeRecord)
+    /// The code belongs to another client: refused, and left as it was (another client cannot
+    /// burn a code it was never given).
+    case otherClient
     case unknown
 }
 
 public protocol AuthorizationCodeStore: Sendable {
     func saveCode(_ record: AuthorizationCodeRecord) async throws
-    /// Atomically marks the code consumed (`UPDATE … WHERE consumed_at IS NULL`), reporting replays.
-    func redeemCode(hash: String, at: Date) async throws -> CodeRedemption
+    /// Atomically marks the code consumed (`UPDATE … WHERE client_id = ? AND consumed_at IS NULL`),
+    /// reporting replays and codes of other clients.
+    func redeemCode(hash: String, clientID: String, at: Date) async throws -> CodeRedemption
 }
 
 public enum TokenKind: String, Sendable, Codable {

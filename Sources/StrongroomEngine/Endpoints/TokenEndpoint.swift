@@ -54,13 +54,15 @@ extension Engine {
         guard let code = try form.single("code"), !code.isEmpty else { throw OAuthError.invalidRequest("code is required") }
         guard code.count <= 512 else { throw OAuthError.invalidGrant("the authorization code is invalid") }
         let redemption: CodeRedemption
-        do { redemption = try await storage.redeemCode(hash: hasher.hash(code), at: now) } catch {
+        do { redemption = try await storage.redeemCode(hash: hasher.hash(code), clientID: auth.clientID, at: now) } catch {
             throw OAuthError.serverError(detail: "redeem: \(error)")
         }
         let record: AuthorizationCodeRecord
         switch redemption {
         case .unknown:
             throw OAuthError.invalidGrant("the authorization code is invalid")
+        case .otherClient:
+            throw OAuthError.invalidGrant("the authorization code was issued to another client")
         case .replayed(let r):
             // RFC 6749 §4.1.2 / RFC 9700 §4.5: a reused code revokes what it issued.
             let n = (try? await storage.revokeTokens(codeID: r.id, at: now)) ?? 0
@@ -69,7 +71,6 @@ extension Engine {
         case .redeemed(let r):
             record = r
         }
-        guard record.clientID == auth.clientID else { throw OAuthError.invalidGrant("the authorization code was issued to another client") }
         guard record.expiresAt > now else { throw OAuthError.invalidGrant("the authorization code has expired") }
         let redirect = try form.single("redirect_uri")
         // RFC 6749 §4.1.3: required, and identical, when the authorization request carried one.

@@ -62,16 +62,17 @@ extension SQLStorage {
     }
 
     /// Expiry is not checked here: the caller compares `expiresAt` with its clock.
-    public func redeemCode(hash: String, at: Date) async throws -> CodeRedemption {
+    public func redeemCode(hash: String, clientID: String, at: Date) async throws -> CodeRedemption {
         try await executor.write { db in
             let consumed = try await db.rows("""
                 UPDATE authorization_codes SET consumed_at = \(bind: at.storageMillis)
-                WHERE code_hash = \(bind: hash) AND consumed_at IS NULL RETURNING *
+                WHERE code_hash = \(bind: hash) AND client_id = \(bind: clientID) AND consumed_at IS NULL RETURNING *
                 """)
             if let row = consumed.first { return .redeemed(try Self.code(from: row)) }
             let existing = try await db.rows("SELECT * FROM authorization_codes WHERE code_hash = \(bind: hash)")
-            if let row = existing.first { return .replayed(try Self.code(from: row)) }
-            return .unknown
+            guard let row = existing.first else { return .unknown }
+            let record = try Self.code(from: row)
+            return record.clientID == clientID ? .replayed(record) : .otherClient
         }
     }
 }

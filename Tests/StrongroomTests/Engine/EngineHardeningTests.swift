@@ -136,6 +136,20 @@ import Testing
         #expect(fine.status == 200, "\(String(decoding: fine.body, as: UTF8.self))")
     }
 
+    @Test func anotherClientCannotBurnACode() async throws {
+        let h = try await H.make()
+        defer { Task { await h.close() } }
+        let r = try await h.approve(await h.engine.authorize(H.get("/authorize", [("client_id", "plain"), ("redirect_uri", H.redirect), ("response_type", "code"), ("scope", "openid")]), session: nil))
+        let code = try #require(H.redirectParams(r)["code"])
+        // The FAPI client presents plain's code: refused, and the code stays usable for plain.
+        let stolen = await h.engine.token(H.post("/token", [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", H.redirect),
+                                                            ("client_assertion_type", Engine.assertionType), ("client_assertion", try h.assertion())], cert: h.fapiCert))
+        #expect(JSONValue.from(stolen)["error"]?.stringValue == "invalid_grant")
+        let basic = "Basic " + Data("plain:plain-secret-0123456789-0123456789".utf8).base64EncodedString()
+        let mine = await h.engine.token(H.post("/token", [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", H.redirect)], headers: [("authorization", basic)]))
+        #expect(mine.status == 200, "\(String(decoding: mine.body, as: UTF8.self))")
+    }
+
     @Test func repeatedWrongPasswordsLockTheInteractionAndTheAccount() async throws {
         let h = try await H.make()
         defer { Task { await h.close() } }

@@ -161,9 +161,11 @@ struct StorageTests {
 
             var consumed = code
             consumed.consumedAt = at(1)
-            #expect(try await storage.redeemCode(hash: code.codeHash, at: at(1)) == .redeemed(consumed))
-            #expect(try await storage.redeemCode(hash: code.codeHash, at: at(2)) == .replayed(consumed))
-            #expect(try await storage.redeemCode(hash: uniqueID("none"), at: at(2)) == .unknown)
+            // Another client cannot redeem, nor burn, the code.
+            #expect(try await storage.redeemCode(hash: code.codeHash, clientID: "someone-else", at: at(1)) == .otherClient)
+            #expect(try await storage.redeemCode(hash: code.codeHash, clientID: code.clientID, at: at(1)) == .redeemed(consumed))
+            #expect(try await storage.redeemCode(hash: code.codeHash, clientID: code.clientID, at: at(2)) == .replayed(consumed))
+            #expect(try await storage.redeemCode(hash: uniqueID("none"), clientID: code.clientID, at: at(2)) == .unknown)
         }
     }
 
@@ -174,7 +176,7 @@ struct StorageTests {
             try await storage.saveCode(code)
             let results = try await withThrowingTaskGroup(of: CodeRedemption.self) { group in
                 for i in 0..<20 {
-                    group.addTask { try await storage.redeemCode(hash: code.codeHash, at: at(i)) }
+                    group.addTask { try await storage.redeemCode(hash: code.codeHash, clientID: code.clientID, at: at(i)) }
                 }
                 return try await group.reduce(into: [CodeRedemption]()) { $0.append($1) }
             }
@@ -418,7 +420,7 @@ struct StorageTests {
             // PostgreSQL is shared with concurrently running tests, which may add expired rows of their own.
             if backend == .postgres { #expect(removed >= 6) } else { #expect(removed == 6) }
 
-            #expect(try await storage.redeemCode(hash: expiredCode.codeHash, at: at(100)) == .unknown)
+            #expect(try await storage.redeemCode(hash: expiredCode.codeHash, clientID: expiredCode.clientID, at: at(100)) == .unknown)
             #expect(try await storage.token(hash: expiredToken.tokenHash) == nil)
             #expect(try await storage.pushedRequest(hash: expiredPAR.requestURIHash) == nil)
             #expect(try await storage.session(idHash: expiredSession.idHash) == nil)
@@ -426,7 +428,7 @@ struct StorageTests {
             #expect(try await storage.remember(namespace: "dpop", value: jti, expiresAt: at(200), now: at(5)))
 
             #expect(try await storage.token(hash: liveToken.tokenHash) == liveToken)
-            if case .redeemed = try await storage.redeemCode(hash: liveCode.codeHash, at: at(100)) {} else {
+            if case .redeemed = try await storage.redeemCode(hash: liveCode.codeHash, clientID: liveCode.clientID, at: at(100)) {} else {
                 Issue.record("live code was swept")
             }
         }
