@@ -59,7 +59,7 @@ public final class Engine: Sendable {
         let users = UserDirectory(storage: storage, random: random, clock: clock)
         let engine = Engine(configuration: configuration, storage: storage, keys: keys, clients: clients, users: users,
                             clock: clock, random: random, hasher: hasher, logger: logger, trustAnchors: anchors,
-                            jwksFetcher: ClientKeyResolver(logger: logger))
+                            jwksFetcher: ClientKeyResolver(logger: logger, allowPrivateAddresses: configuration.service.allowPrivateJWKSURI))
         if seed { try await engine.seedFromConfiguration() }
         return engine
     }

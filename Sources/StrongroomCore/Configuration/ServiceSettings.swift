@@ -35,6 +35,8 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
     public var allowPlainPKCE: Bool
     /// Require PAR for every request (as FAPI 2.0 does).
     public var requirePushedAuthorizationRequests: Bool
+    /// Let clients' `jwks_uri` resolve to loopback, private or link-local addresses (off: SSRF guard).
+    public var allowPrivateJWKSURI: Bool
 
     public struct Lifetimes: Sendable, Codable, Equatable {
         public var authorizationCode: Int
@@ -153,6 +155,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         registration = Registration()
         allowPlainPKCE = true
         requirePushedAuthorizationRequests = false
+        allowPrivateJWKSURI = false
     }
 
     enum CodingKeys: String, CodingKey {
@@ -177,6 +180,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         case registration
         case allowPlainPKCE = "allow_plain_pkce"
         case requirePushedAuthorizationRequests = "require_pushed_authorization_requests"
+        case allowPrivateJWKSURI = "allow_private_jwks_uri"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -209,6 +213,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         registration = try c.decodeIfPresent(Registration.self, forKey: .registration) ?? registration
         allowPlainPKCE = try c.decodeIfPresent(Bool.self, forKey: .allowPlainPKCE) ?? allowPlainPKCE
         requirePushedAuthorizationRequests = try c.decodeIfPresent(Bool.self, forKey: .requirePushedAuthorizationRequests) ?? requirePushedAuthorizationRequests
+        allowPrivateJWKSURI = try c.decodeIfPresent(Bool.self, forKey: .allowPrivateJWKSURI) ?? allowPrivateJWKSURI
     }
 
     public func scope(named name: String) -> ScopeDefinition? { scopes.first { $0.name == name } }

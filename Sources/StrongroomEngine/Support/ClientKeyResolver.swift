@@ -16,7 +16,13 @@ public final class ClientKeyResolver: @unchecked Sendable {
     static let cacheLifetime: TimeInterval = 300
     static let minimumRefreshInterval: TimeInterval = 60
 
-    init(logger: Logger) { self.logger = logger }
+    /// Whether `jwks_uri` may point at loopback/private/link-local addresses (tests, closed networks).
+    let allowPrivateAddresses: Bool
+
+    init(logger: Logger, allowPrivateAddresses: Bool = false) {
+        self.logger = logger
+        self.allowPrivateAddresses = allowPrivateAddresses
+    }
 
     private func httpClient() -> HTTPClient {
         lock.withLock {
@@ -42,6 +48,16 @@ public final class ClientKeyResolver: @unchecked Sendable {
             let fetchedAt = hit.1.addingTimeInterval(-Self.cacheLifetime)
             if !refresh && hit.1 > Date() { return hit.0 }
             if refresh && Date().timeIntervalSince(fetchedAt) < Self.minimumRefreshInterval { return hit.0 }
+        }
+        if !allowPrivateAddresses {
+            guard let host = URLComponents(string: uri)?.host, !host.isEmpty else {
+                throw OAuthError.invalidClient("The client's jwks_uri is not a valid URL.")
+            }
+            let addresses = await AddressPolicy.resolve(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
+            guard !addresses.isEmpty, addresses.allSatisfy(AddressPolicy.isPublic) else {
+                logger.warning("jwks_uri refused: not a public address", metadata: ["uri": "\(uri)", "addresses": "\(addresses)"])
+                throw OAuthError.invalidClient("The client's jwks_uri does not resolve to a public address.")
+            }
         }
         do {
             var request = HTTPClientRequest(url: uri)
