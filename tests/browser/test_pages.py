@@ -193,6 +193,7 @@ def test_code_flow_login_consent_approve(driver, server, srv, demo_clients):
     assert alert.get_attribute("id") in described, "the error message is not tied to the username field (aria-describedby)"
     assert driver.find_element(By.ID, "password").get_attribute("value") == "", "the wrong password was echoed back"
     assert driver.find_element(By.ID, "username").get_attribute("value") == USERNAME, "the username must be kept after a failed sign-in"
+    assert active_id(driver) == "password", "after a failed sign-in the focus belongs on the password field"
     shot(driver, "02-login-wrong-password")
 
     sign_in(driver)
