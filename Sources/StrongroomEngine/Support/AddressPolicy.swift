@@ -49,35 +49,30 @@ enum AddressPolicy {
 
     /// The addresses a host name resolves to (blocking lookup, run off the event loops).
     static func resolve(_ host: String) async -> [String] {
-        await withCheckedContinuation { cont in
-            DispatchQueue.global().async {
-                var hints = addrinfo()
-                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-                var result: UnsafeMutablePointer<addrinfo>?
-                guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else {
-                    cont.resume(returning: [])
-                    return
-                }
-                defer { freeaddrinfo(first) }
-                var out: [String] = []
-                var cursor: UnsafeMutablePointer<addrinfo>? = first
-                while let ai = cursor {
-                    var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-                    if ai.pointee.ai_family == AF_INET, let sa = ai.pointee.ai_addr {
-                        sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-                            var a = sin.pointee.sin_addr
-                            if inet_ntop(AF_INET, &a, &buffer, socklen_t(buffer.count)) != nil { out.append(String(cString: buffer)) }
-                        }
-                    } else if ai.pointee.ai_family == AF_INET6, let sa = ai.pointee.ai_addr {
-                        sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
-                            var a = sin6.pointee.sin6_addr
-                            if inet_ntop(AF_INET6, &a, &buffer, socklen_t(buffer.count)) != nil { out.append(String(cString: buffer)) }
-                        }
+        await offloadBlocking {
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var result: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return [] }
+            defer { freeaddrinfo(first) }
+            var out: [String] = []
+            var cursor: UnsafeMutablePointer<addrinfo>? = first
+            while let ai = cursor {
+                var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+                if ai.pointee.ai_family == AF_INET, let sa = ai.pointee.ai_addr {
+                    sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+                        var a = sin.pointee.sin_addr
+                        if inet_ntop(AF_INET, &a, &buffer, socklen_t(buffer.count)) != nil { out.append(String(cString: buffer)) }
                     }
-                    cursor = ai.pointee.ai_next
+                } else if ai.pointee.ai_family == AF_INET6, let sa = ai.pointee.ai_addr {
+                    sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+                        var a = sin6.pointee.sin6_addr
+                        if inet_ntop(AF_INET6, &a, &buffer, socklen_t(buffer.count)) != nil { out.append(String(cString: buffer)) }
+                    }
                 }
-                cont.resume(returning: out)
+                cursor = ai.pointee.ai_next
             }
+            return out
         }
     }
 }

@@ -189,7 +189,7 @@ public struct UserDirectory: Sendable {
     public func add(username: String, password: String, claims: [String: JSONValue] = [:], cost: UInt8 = UserDirectory.passwordCost) async throws -> User {
         guard !username.isEmpty, username.count <= 128 else { throw ConfigurationError(key: "username", message: "must be 1-128 characters") }
         guard password.count >= 8 else { throw ConfigurationError(key: "password", message: "must be at least 8 characters") }
-        let hash = await Self.offload { PasswordHasher.hash(password, cost: cost) }
+        let hash = await offloadBlocking { PasswordHasher.hash(password, cost: cost) }
         let user = User(subject: random.token(bits: 128), username: username, passwordHash: hash, claims: claims, createdAt: clock.now())
         try await storage.createUser(user)
         return user
@@ -203,7 +203,7 @@ public struct UserDirectory: Sendable {
         guard username.count <= 128, password.count <= 1024 else { return nil }
         let user = try? await storage.user(username: username)
         let hash = user?.passwordHash ?? Self.dummyHash
-        let ok = await Self.offload { PasswordHasher.verify(password, hash: hash) }
+        let ok = await offloadBlocking { PasswordHasher.verify(password, hash: hash) }
         return ok ? user : nil
     }
 
@@ -219,15 +219,10 @@ public struct UserDirectory: Sendable {
         return UInt8(parts[1])
     }
 
-    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { cont in
-            DispatchQueue.global().async { cont.resume(returning: work()) }
-        }
-    }
 
     func upsertSeed(_ seed: SeedUser) async throws {
         let hash: String
-        if let h = seed.passwordHash { hash = h } else { hash = await Self.offload { PasswordHasher.hash(seed.password ?? "", cost: Self.passwordCost) } }
+        if let h = seed.passwordHash { hash = h } else { hash = await offloadBlocking { PasswordHasher.hash(seed.password ?? "", cost: Self.passwordCost) } }
         if var existing = try await storage.user(username: seed.username) {
             if let pw = seed.password, Self.cost(of: existing.passwordHash) == Self.passwordCost,
                PasswordHasher.verify(pw, hash: existing.passwordHash) {

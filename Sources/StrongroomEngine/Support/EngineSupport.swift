@@ -138,3 +138,11 @@ func audiences(_ v: JSONValue?) -> [String] {
     default: []
     }
 }
+
+/// Runs blocking work (bcrypt, DNS lookups) on a global queue, off the event loops and the
+/// cooperative pool, and resumes with its result.
+func offloadBlocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { cont in
+        DispatchQueue.global().async { cont.resume(returning: work()) }
+    }
+}

@@ -96,7 +96,7 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             guard let auth = request.headers[.authorization] else { return false }
             let parts = auth.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-            return Self.constantTimeEquals(String(parts[1]), expected)
+            return constantTimeEquals(String(parts[1]), expected)
         }
         let peer = context.remoteAddress ?? ""
         return peer == "127.0.0.1" || peer == "::1" || peer.hasPrefix("127.")
@@ -281,7 +281,7 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
                 return HTTPResponses.seeOther(grantsPath, headers: [Param("Set-Cookie", SessionCookie.clear())])
             }
             if let session = try? await engine.session(cookieValue: cookie),
-               !Self.constantTimeEquals(Self.field("csrf_token", req.form), session.csrfToken) {
+               !constantTimeEquals(Self.field("csrf_token", req.form), session.csrfToken) {
                 return errorPage(.invalidRequest("The sign-out form has expired. Reload the page and try again."),
                                  interactionID: req.interactionID)
             }
@@ -340,13 +340,5 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
 
     static func field(_ name: String, _ form: [Param]) -> String {
         form.first { $0.name == name }?.value ?? ""
-    }
-
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<x.count { diff |= x[i] ^ y[i] }
-        return diff == 0
     }
 }
