@@ -9,7 +9,8 @@ import StrongroomJOSE
 /// size limit, a short timeout and a small cache (refreshed when a `kid` is not found).
 public final class ClientKeyResolver: @unchecked Sendable {
     private let lock = NSLock()
-    private var cache: [String: (JWKSet, Date)] = [:]
+    /// Fetched key sets by URI, with when they were fetched.
+    private let cache = BoundedCache<String, (keys: JWKSet, fetchedAt: Date)>(capacity: 4096, lifetime: ClientKeyResolver.cacheLifetime)
     private let logger: Logger
     private var client: HTTPClient?
     static let maxBytes = 256 * 1024
@@ -42,12 +43,10 @@ public final class ClientKeyResolver: @unchecked Sendable {
             do { return try JWKSet(json: jwks) } catch { throw .invalidClient("The client's registered JWK Set is invalid.", detail: "\(error)") }
         }
         guard let uri = metadata.jwksURI else { return JWKSet(keys: []) }
-        if let hit = lock.withLock({ cache[uri] }) {
+        if let hit = cache.get(uri) {
             // A forced refresh (unknown kid) is honoured at most once a minute per URI, so
             // unauthenticated requests naming a bogus kid cannot make the server fetch on every call.
-            let fetchedAt = hit.1.addingTimeInterval(-Self.cacheLifetime)
-            if !refresh && hit.1 > Date() { return hit.0 }
-            if refresh && Date().timeIntervalSince(fetchedAt) < Self.minimumRefreshInterval { return hit.0 }
+            if !refresh || Date().timeIntervalSince(hit.fetchedAt) < Self.minimumRefreshInterval { return hit.keys }
         }
         if !allowPrivateAddresses {
             guard let host = URLComponents(string: uri)?.host, !host.isEmpty else {
@@ -69,7 +68,7 @@ public final class ClientKeyResolver: @unchecked Sendable {
                 throw OAuthError.invalidClient("The client's jwks_uri did not return JSON.")
             }
             let set = try JWKSet(json: json)
-            lock.withLock { cache[uri] = (set, Date().addingTimeInterval(Self.cacheLifetime)) }
+            cache.put(uri, (set, Date()))
             return set
         } catch let e as OAuthError {
             throw e

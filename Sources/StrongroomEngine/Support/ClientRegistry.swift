@@ -26,16 +26,18 @@ public struct ClientRegistry: Sendable {
     let hasher: SecretHasher
     let random: any RandomSource
     let clock: any TimeSource
-    let cache = ClientCache()
+    /// Clients by id for `clientCacheLifetime` seconds (see `lookup`).
+    let cache = BoundedCache<String, Client>(capacity: 4096, lifetime: ClientRegistry.clientCacheLifetime)
+    static let clientCacheLifetime: TimeInterval = 5
 
     /// A client by id, served from a short-lived cache: every token, PAR and introspection request
     /// reads its client. Changes made through this registry are seen at once; changes made on
-    /// another node within `ClientCache.lifetime` seconds.
+    /// another node within `clientCacheLifetime` seconds.
     func lookup(_ clientID: String) async throws -> Client? {
         let now = clock.now()
         if let hit = cache.get(clientID, now: now) { return hit }
         guard let client = try await storage.client(id: clientID) else { return nil }
-        cache.put(client, now: now)
+        cache.put(clientID, client, now: now)
         return client
     }
 
@@ -153,31 +155,6 @@ public struct ClientRegistry: Sendable {
         if let exp = client.secretExpiresAt, exp < clock.now() { return false }
         return hasher.matches(secret, hash: hash)
     }
-}
-
-/// A small time-bounded cache of clients by id.
-final class ClientCache: @unchecked Sendable {
-    static let lifetime: TimeInterval = 5
-    static let capacity = 4096
-    private let lock = NSLock()
-    private var entries: [String: (client: Client, until: Date)] = [:]
-
-    func get(_ id: String, now: Date) -> Client? {
-        lock.withLock {
-            guard let e = entries[id] else { return nil }
-            if e.until < now { entries[id] = nil; return nil }
-            return e.client
-        }
-    }
-
-    func put(_ client: Client, now: Date) {
-        lock.withLock {
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[client.clientID] = (client, now.addingTimeInterval(Self.lifetime))
-        }
-    }
-
-    func remove(_ id: String) { lock.withLock { entries[id] = nil } }
 }
 
 /// Users of the built-in login.

@@ -1,4 +1,5 @@
 import Foundation
+import StrongroomCore
 import StrongroomJOSE
 #if canImport(Glibc)
 import Glibc
@@ -132,19 +133,4 @@ public enum ClientCertificateSource {
 
 /// Parsed certificates by their DER chain: a keep-alive connection presents the same chain on
 /// every request, and parsing X.509 showed up in profiles of mTLS token requests.
-let parsedCertificates = ParsedCertificateCache()
-
-final class ParsedCertificateCache: @unchecked Sendable {
-    static let capacity = 1024
-    private let lock = NSLock()
-    private var entries: [[Data]: ClientCertificate] = [:]
-
-    func get(_ chain: [Data]) -> ClientCertificate? { lock.withLock { entries[chain] } }
-
-    func put(_ chain: [Data], _ cert: ClientCertificate) {
-        lock.withLock {
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[chain] = cert
-        }
-    }
-}
+let parsedCertificates = BoundedCache<[Data], ClientCertificate>(capacity: 1024)

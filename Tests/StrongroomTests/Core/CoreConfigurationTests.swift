@@ -183,3 +183,24 @@ import Testing
         #expect(JSONValue.parse(String(repeating: "[", count: 100_000)) == nil)
     }
 }
+
+@Suite struct CoreBoundedCacheTests {
+    @Test func expiresAndStaysBounded() {
+        let start = Date(timeIntervalSince1970: 1_000)
+        let cache = BoundedCache<String, Int>(capacity: 3, lifetime: 5)
+        cache.put("a", 1, now: start)
+        #expect(cache.get("a", now: start + 4) == 1)
+        #expect(cache.get("a", now: start + 6) == nil)
+        for (i, k) in ["a", "b", "c"].enumerated() { cache.put(k, i, now: start) }
+        cache.put("b", 9, now: start)             // replacing an entry never clears
+        #expect(cache.get("a", now: start) == 0)
+        cache.put("d", 4, now: start)             // a fourth key starts over
+        #expect(cache.get("a", now: start) == nil)
+        #expect(cache.get("d", now: start) == 4)
+        cache.remove("d")
+        #expect(cache.get("d", now: start) == nil)
+        let forever = BoundedCache<String, Int>(capacity: 2)
+        forever.put("x", 1, now: start)
+        #expect(forever.get("x", now: start + 1e9) == 1)
+    }
+}
