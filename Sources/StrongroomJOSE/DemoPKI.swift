@@ -79,11 +79,7 @@ public enum DemoPKI {
     ) throws -> Issued {
         let (caCert, caKey) = try loadCA(ca)
         let (publicKey, pem) = try newKey(keyAlgorithm)
-        let subject = try DistinguishedName {
-            CountryName("GB")
-            OrganizationName(organization)
-            CommonName(commonName)
-        }
+        let subject = try clientSubject(commonName: commonName, organization: organization)
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
             Critical(KeyUsage(digitalSignature: true))
@@ -99,11 +95,7 @@ public enum DemoPKI {
     /// A self-signed client certificate (for `self_signed_tls_client_auth`).
     public static func selfSignedClientCertificate(commonName: String, keyAlgorithm: JWSAlgorithm) throws -> Issued {
         let (publicKey, pem) = try newKey(keyAlgorithm)
-        let subject = try DistinguishedName {
-            CountryName("GB")
-            OrganizationName(organization)
-            CommonName(commonName)
-        }
+        let subject = try clientSubject(commonName: commonName, organization: organization)
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
             Critical(KeyUsage(digitalSignature: true))
@@ -121,6 +113,15 @@ public enum DemoPKI {
     }
 
     // MARK: - Helpers
+
+    /// `C=GB, O=organization, CN=commonName`, the subject of every demo client certificate.
+    static func clientSubject(commonName: String, organization: String) throws -> DistinguishedName {
+        try DistinguishedName {
+            CountryName("GB")
+            OrganizationName(organization)
+            CommonName(commonName)
+        }
+    }
 
     static func newKey(_ algorithm: JWSAlgorithm) throws -> (Certificate.PublicKey, String) {
         switch algorithm {
