@@ -44,6 +44,16 @@ public enum JSONValue: Sendable, Hashable, Codable {
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 
+    /// Any `Encodable` value as a JSON tree (for storing or merging Codable types).
+    public init<T: Encodable>(encoding value: T) throws {
+        self = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+    }
+
+    /// This JSON tree as a `Decodable` type.
+    public func decode<T: Decodable>(as type: T.Type) throws -> T {
+        try JSONDecoder().decode(type, from: serialized())
+    }
+
     /// Parses JSON bytes strictly (RFC 8259; duplicate member names and nesting deeper than 64
     /// refused); nil for anything that is not valid JSON.
     public static func parse(_ data: Data) -> JSONValue? {

@@ -100,7 +100,7 @@ extension Engine {
 
     /// A client as the admin API and CLI show it: metadata, implied profiles, never secrets.
     public func clientJSON(_ c: Client) -> JSONValue {
-        var o = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(c.metadata)))?.objectValue ?? [:]
+        var o = (try? JSONValue(encoding: c.metadata))?.objectValue ?? [:]
         o["client_id"] = .string(c.clientID)
         o["source"] = .string(c.source)
         o["profiles"] = .array(selector().profiles(for: c.metadata).sorted().map { .string($0.rawValue) })

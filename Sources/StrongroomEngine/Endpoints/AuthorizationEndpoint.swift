@@ -101,7 +101,7 @@ extension Engine {
             var v = v
             let binding = request.browserBinding ?? random.token(bits: 256)
             v.browserHash = hasher.hash(binding)
-            let encoded = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(v))
+            let encoded = try JSONValue(encoding: v)
             try await storage.saveInteraction(InteractionRecord(
                 idHash: hasher.hash(id), clientID: v.clientID, request: encoded, profile: v.profile,
                 subject: usable?.subject, expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.interaction)), createdAt: now))
@@ -144,7 +144,7 @@ extension Engine {
     public func login(interactionID: String, username: String, password: String, request: TransportRequest) async -> LoginOutcome {
         let hash = hasher.hash(interactionID)
         guard let record = try? await storage.interaction(idHash: hash), record.expiresAt > now,
-              let v = try? JSONDecoder().decode(ValidatedAuthorization.self, from: record.request.serialized()) else {
+              let v = try? record.request.decode(as: ValidatedAuthorization.self) else {
             return .failed(.errorPage(.invalidRequest("This sign-in has expired. Please return to the application and start again.")))
         }
         // Login CSRF: the form must come from the browser that started this request.
@@ -204,7 +204,7 @@ extension Engine {
         }
         let hash = hasher.hash(interactionID)
         guard let record = try? await storage.consumeInteraction(idHash: hash), record.expiresAt > now,
-              let v = try? JSONDecoder().decode(ValidatedAuthorization.self, from: record.request.serialized()) else {
+              let v = try? record.request.decode(as: ValidatedAuthorization.self) else {
             return .errorPage(.invalidRequest("This request has expired or was already answered. Please return to the application."))
         }
         if let subject = record.subject, subject != session.subject {

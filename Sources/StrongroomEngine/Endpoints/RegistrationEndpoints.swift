@@ -28,7 +28,7 @@ extension Engine {
     }
 
     func registrationResponse(_ client: Client, secret: String?, registrationToken: String?, status: Int) -> EngineResponse {
-        var body = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(client.metadata)))?.objectValue ?? [:]
+        var body = (try? JSONValue(encoding: client.metadata))?.objectValue ?? [:]
         body["client_id"] = .string(client.clientID)
         body["client_id_issued_at"] = unixTime(client.createdAt)
         if let secret {
