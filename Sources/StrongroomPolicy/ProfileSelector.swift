@@ -31,7 +31,12 @@ public struct ProfileSelector: Sendable {
                 }
             }
         }
-        if let best { return Decision(profile: best.0, reason: best.1) }
+        if scopes.isEmpty, let client {
+            // No scope named at all: the strictest profile this client could be held to.
+            let strictest = strictestProfile(for: client)
+            if best == nil || strictest > best!.0 { best = (strictest, "no scope requested: the client's strictest profile") }
+        }
+        if let best, best.0 != .oauth { return Decision(profile: best.0, reason: best.1) }
         return Decision(profile: .oauth, reason: "no FAPI scope")
     }
 

@@ -209,9 +209,12 @@ public protocol PushedRequestStore: Sendable {
 public protocol ReplayCache: Sendable {
     /// Records `(namespace, value)` until `expiresAt`. Returns false if it was already recorded (a replay).
     func remember(namespace: String, value: String, expiresAt: Date, now: Date) async throws -> Bool
+    /// Whether any of `values` is recorded (and unexpired) in `namespace`: one read.
+    func isRemembered(namespace: String, values: [String], now: Date) async throws -> Bool
 }
 
-/// A server signing key. The private key is kept as PEM; `status` drives rotation.
+/// A server signing key. The private key is PEM here and an encrypted envelope in the database
+/// (`SQLStorage+Sealing.swift`); `status` drives rotation.
 public struct SigningKeyRecord: Sendable, Equatable {
     public enum Status: String, Sendable, Codable {
         /// Published and used for new signatures.

@@ -153,7 +153,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         requestObjectMaxLifetime = 3600
         clockSkew = 10
         registration = Registration()
-        allowPlainPKCE = true
+        allowPlainPKCE = false
         requirePushedAuthorizationRequests = false
         allowPrivateJWKSURI = false
     }

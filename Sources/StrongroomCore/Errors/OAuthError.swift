@@ -41,9 +41,18 @@ public enum OAuthErrorCode: String, Sendable, Codable, CaseIterable {
 /// `redirectable` is true only once the authorization endpoint has validated `client_id` and
 /// `redirect_uri` (RFC 6749 §4.1.2.1): until then the user sees an error page.
 /// `rule` names the check and spec clause that refused the request, for operators.
+///
+/// `errorDescription` holds only the characters RFC 6749 §4.1.2.1 and §5.2 (also RFC 6750 §3,
+/// RFC 7591 §3.2.2) allow in `error_description`: %x20-21 / %x23-5B / %x5D-7E. Every text is
+/// normalised when it is set (`ErrorText.normalise`), so no channel — redirect, JARM, form_post,
+/// JSON, `WWW-Authenticate`, the error page — can carry anything else.
 public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: OAuthErrorCode
-    public var errorDescription: String
+    public var errorDescription: String {
+        get { storedDescription }
+        set { storedDescription = ErrorText.normalise(newValue) }
+    }
+    private var storedDescription: String
     public var detail: String?
     public var status: Int
     public var redirectable: Bool
@@ -58,7 +67,7 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         rule: String? = nil
     ) {
         self.code = code
-        self.errorDescription = errorDescription
+        self.storedDescription = ErrorText.normalise(errorDescription)
         self.detail = detail
         self.status = status ?? Self.defaultStatus(for: code)
         self.redirectable = redirectable
@@ -125,5 +134,67 @@ extension OAuthError {
     /// Any error as an `OAuthError`: itself, or `server_error` with the original kept for the log.
     public static func wrap(_ error: any Error) -> OAuthError {
         (error as? OAuthError) ?? .serverError(detail: "\(error)")
+    }
+}
+
+/// The character rules of `error_description`, in one place.
+public enum ErrorText {
+    /// Longest `error_description` sent; longer texts are cut (with "...").
+    public static let maximumLength = 4096
+
+    /// Whether every character of `s` is one RFC 6749 §5.2 allows in `error_description`.
+    public static func isAllowed(_ s: String) -> Bool {
+        s.unicodeScalars.allSatisfy(isAllowed)
+    }
+
+    public static func isAllowed(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0x20...0x21, 0x23...0x5B, 0x5D...0x7E: true
+        default: false
+        }
+    }
+
+    /// The text as `error_description` may carry it: spec citations spelled in ASCII ("§" → "sec."),
+    /// typographic punctuation folded to ASCII, `"` → `'`, `\` → `/`, and any other character
+    /// outside the allowed set (controls, CR, LF, NUL, non-ASCII) replaced by `?`.
+    public static func normalise(_ s: String) -> String {
+        if s.utf8.count <= maximumLength, isAllowed(s) { return s }
+        var out = String.UnicodeScalarView()
+        var afterSection = false
+        for u in s.unicodeScalars {
+            defer { afterSection = u == "\u{00A7}" }
+            if afterSection && u == " " { continue }
+            switch u {
+            case "\u{00A7}": out.append(contentsOf: "sec. ".unicodeScalars)
+            case "\u{2014}", "\u{2013}", "\u{2212}": out.append("-")
+            case "\u{2026}": out.append(contentsOf: "...".unicodeScalars)
+            case "\u{2192}": out.append(contentsOf: "->".unicodeScalars)
+            case "\u{2018}", "\u{2019}", "\"": out.append("'")
+            case "\u{201C}", "\u{201D}": out.append("'")
+            case "\\": out.append("/")
+            case "\u{2265}": out.append(contentsOf: ">=".unicodeScalars)
+            case "\u{2264}": out.append(contentsOf: "<=".unicodeScalars)
+            case "\u{00D7}": out.append("x")
+            case "\t", "\n", "\r": out.append(" ")
+            default: out.append(isAllowed(u) ? u : "?")
+            }
+        }
+        var text = String(out)
+        if text.utf8.count > maximumLength { text = String(text.prefix(maximumLength - 3)) + "..." }
+        return text
+    }
+
+    /// Caller input quoted for an error text: single-quoted, at most 64 characters, every
+    /// character outside the allowed set shown as `?`. Use it whenever a message names a value
+    /// the caller sent; raw input never reaches an error or a log line.
+    public static func quoted(_ value: String, limit: Int = 64) -> String {
+        var out = String.UnicodeScalarView()
+        var count = 0
+        for u in value.unicodeScalars {
+            if count == limit { out.append(contentsOf: "...".unicodeScalars); break }
+            out.append(isAllowed(u) && u != "'" ? u : "?")
+            count += 1
+        }
+        return "'" + String(out) + "'"
     }
 }

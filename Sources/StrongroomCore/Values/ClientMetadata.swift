@@ -126,6 +126,19 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         case resourceServer = "strongroom_resource_server"
     }
 
+    /// The settings only an operator may choose (CLI, admin API, configuration), never the client
+    /// through Dynamic Client Registration: every `strongroom_*` member.
+    public static let operatorOnlyKeys: [CodingKeys] = CodingKeys.allCases.filter { $0.rawValue.hasPrefix("strongroom_") }
+
+    /// These metadata with every operator-only setting taken from `current`: what an RFC 7592
+    /// update by the client itself may change leaves them as the operator set them.
+    public func keepingOperatorSettings(of current: ClientMetadata) -> ClientMetadata {
+        var m = self
+        m.forcedProfile = current.forcedProfile
+        m.resourceServer = current.resourceServer
+        return m
+    }
+
     /// Decodes with RFC 7591 defaults (§2): `grant_types` → authorization_code, `response_types` → code,
     /// `token_endpoint_auth_method` → client_secret_basic. Unknown enum values are reported by name.
     public init(from decoder: any Decoder) throws {
@@ -225,8 +238,8 @@ public struct Client: Sendable, Equatable {
     public var metadata: ClientMetadata
     /// Keyed hash of a high-entropy `client_secret` (for `client_secret_basic`/`_post`).
     public var secretHash: String?
-    /// The secret itself, kept only for `client_secret_jwt` (HMAC verification needs it).
-    /// Stored encrypted at rest is future work; documented in docs/configuration.md.
+    /// The secret itself, kept only for `client_secret_jwt` (HMAC verification needs it). Plain in
+    /// memory; the storage layer keeps it encrypted under the key-encryption key (`keys`).
     public var secretForHMAC: String?
     public var secretExpiresAt: Date?
     /// Keyed hash of the RFC 7592 registration access token.

@@ -9,12 +9,16 @@ extension Engine {
     public func authorize(_ request: TransportRequest, session: BrowserSession?) async -> AuthorizationOutcome {
         let params: [Param]
         switch request.method {
-        case "GET": params = request.query
+        case "GET":
+            guard !request.queryIsMalformed else {
+                return .errorPage(.invalidRequest("the query string is malformed (bad percent-encoding or not UTF-8)"))
+            }
+            params = request.query
         case "POST":
             guard request.contentType == "application/x-www-form-urlencoded" else {
                 return .errorPage(.invalidRequest("POST to the authorization endpoint must be application/x-www-form-urlencoded"))
             }
-            params = request.form
+            do { params = try request.formParameters() } catch { return .errorPage(error) }
         default:
             return .errorPage(OAuthError(.invalidRequest, "method not allowed", status: 405))
         }
@@ -39,7 +43,7 @@ extension Engine {
 
     /// Finds the client, resolves PAR/request objects and validates.
     func resolveAuthorization(_ params: [Param], request: TransportRequest) async throws(AuthorizationFailure) -> ValidatedAuthorization {
-        if let dup = params.hasDuplicates() { throw .page(.invalidRequest("parameter \(dup) is repeated"), profile: nil) }
+        if let dup = params.hasDuplicates() { throw .page(.invalidRequest("parameter \(ErrorText.quoted(dup)) is repeated"), profile: nil) }
         let dict = params.dictionary
         guard let clientID = dict["client_id"], !clientID.isEmpty else {
             throw .page(.invalidRequest("client_id is required"), profile: nil)
@@ -135,10 +139,29 @@ extension Engine {
             loginHint: v.loginHint, message: message, username: username)
     }
 
+    /// Whether the user's remembered consent covers this request: every scope, and every claim it
+    /// asks for by name (the `claims` parameter), either consented by name or implied by a
+    /// consented scope (OIDC Core §5.4). Without it the user sees the consent page again, and
+    /// `prompt=none` gets `consent_required`.
     func consentCovers(_ v: ValidatedAuthorization, subject: String) async -> Bool {
         guard let grant = try? await storage.activeGrant(subject: subject, clientID: v.clientID) else { return false }
-        return Set(v.scopes).isSubset(of: Set(grant.scopes))
+        guard Set(v.scopes).isSubset(of: Set(grant.scopes)) else { return false }
+        let consented = Set(grant.claims).union(grant.scopes.flatMap { Self.claimsByScope[$0] ?? [] })
+        return Set(Self.requestedClaimNames(v.claims)).isSubset(of: consented)
     }
+
+    /// The claim names a `claims` parameter asks for, in its `id_token` and `userinfo` members.
+    static func requestedClaimNames(_ claims: JSONValue?) -> [String] {
+        let names = ["id_token", "userinfo"].flatMap { claims?[$0]?.objectValue?.keys.map { $0 } ?? [] }
+        return Array(Set(names)).sorted()
+    }
+
+    /// The standard claims each scope releases (OIDC Core §5.4).
+    static let claimsByScope: [String: [String]] = [
+        "profile": ["name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+                    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"],
+        "email": ["email", "email_verified"], "address": ["address"], "phone": ["phone_number", "phone_number_verified"],
+    ]
 
     /// POST /login: checks the password, opens a session, then continues the authorization.
     public func login(interactionID: String, username: String, password: String, request: TransportRequest) async -> LoginOutcome {
@@ -219,7 +242,7 @@ extension Engine {
         do {
             let existing = try await storage.activeGrant(subject: session.subject, clientID: v.clientID)
             let scopes = Array(Set(v.scopes + (existing?.scopes ?? []))).sorted()
-            let claimNames = Array(Set((v.claims?["id_token"]?.objectValue?.keys.map { $0 } ?? []) + (v.claims?["userinfo"]?.objectValue?.keys.map { $0 } ?? []) + (existing?.claims ?? []))).sorted()
+            let claimNames = Array(Set(Self.requestedClaimNames(v.claims) + (existing?.claims ?? []))).sorted()
             let grant = Grant(id: existing?.id ?? newID(), subject: session.subject, clientID: v.clientID, scopes: scopes,
                               claims: claimNames, createdAt: existing?.createdAt ?? now, updatedAt: now)
             try await storage.saveGrant(grant)
@@ -256,7 +279,7 @@ extension Engine {
         guard constantTimeEquals(csrfToken, session.csrfToken),
               let grant = try? await storage.grant(id: id), grant.subject == session.subject else { return false }
         guard (try? await storage.revokeGrant(id: id, at: now)) == true else { return false }
-        let n = (try? await storage.revokeTokens(grantID: id, at: now)) ?? 0
+        let n = await revokeLineage(.grant(id))
         logger.notice("grant revoked by user", metadata: ["grant_id": "\(id)", "client_id": "\(grant.clientID)", "tokens_revoked": "\(n)"])
         return true
     }

@@ -67,9 +67,9 @@ extension Engine {
                                pushed: PushedRequestRecord? = nil) async throws(AuthorizationFailure) -> ValidatedAuthorization {
         func page(_ e: OAuthError, _ p: Profile? = nil) -> AuthorizationFailure { .page(e, profile: p) }
         if let long = outer.first(where: { $0.value.utf8.count > Self.maxParameterLength }) {
-            throw page(.invalidRequest("parameter \(long.name) is too long"))
+            throw page(.invalidRequest("parameter \(ErrorText.quoted(long.name)) is too long"))
         }
-        if let dup = outer.hasDuplicates() { throw page(.invalidRequest("parameter \(dup) is repeated")) }
+        if let dup = outer.hasDuplicates() { throw page(.invalidRequest("parameter \(ErrorText.quoted(dup)) is repeated")) }
         var params = outer.dictionary
         var requestObject: RequestObjectFacts?
         var roClaims: [String: String]?
@@ -86,7 +86,10 @@ extension Engine {
         } else if let requestValue = params["request"] {
             if params["request_uri"] != nil { throw page(.invalidRequest("request and request_uri must not both be present")) }
             let verified: VerifiedJWS
-            do { verified = try await verifyRequestObject(requestValue, client: client) } catch { throw page(error) }
+            do {
+                verified = try await verifyRequestObject(requestValue, client: client)
+                try await refuseSpentAssertionAsRequestObject(verified.payload, clientID: client.clientID)
+            } catch { throw page(error) }
             if let roClient = verified.payload["client_id"]?.stringValue, roClient != client.clientID {
                 throw page(.invalidRequestObject("client_id in the request object does not match"))
             }
@@ -105,9 +108,14 @@ extension Engine {
             throw page(.init(.requestURINotSupported, "only request_uri values from the PAR endpoint are accepted"))
         }
 
-        // Decide the profile from the scopes the request really carries (inside the request object if any).
-        let scopeSource = roClaims?["scope"] ?? params["scope"]
-        let decision = selector().select(scopes: parseScopes(scopeSource), client: client.metadata)
+        // Decide the profile from every scope the request names, inside the request object and
+        // outside it: a scope left outside a request object can only tighten the profile, never
+        // loosen it, and it is never granted when the profile takes the request object's claims
+        // only (FAPI 1.0 Part 2 §5.2.2-10). A request that names no scope at all is judged under
+        // the strictest profile the client's scopes can select: leaving `scope` out is no way to
+        // escape a profile (ProfileSelector.select).
+        let namedScopes = parseScopes(roClaims?["scope"]) + parseScopes(params["scope"])
+        let decision = selector().select(scopes: namedScopes, client: client.metadata)
         let profile = decision.profile
         let requirements = ProfileRequirements.of(profile)
         if let roClaims {
@@ -142,7 +150,7 @@ extension Engine {
         var modeError: OAuthError? = nil
         if let m = params["response_mode"] {
             if let parsed = ResponseMode(rawValue: m), service.responseModes.contains(parsed) { mode = parsed }
-            else { modeError = .invalidRequest("response_mode \(m) is not supported") }
+            else { modeError = .invalidRequest("response_mode \(ErrorText.quoted(m)) is not supported") }
         }
         let defaultMode = responseType?.defaultResponseMode ?? .query
         var effectiveMode = mode ?? defaultMode
@@ -153,7 +161,7 @@ extension Engine {
         if let modeError { target.responseMode = defaultMode; throw redirect(modeError) }
         guard let rtValue = params["response_type"] else { throw redirect(.invalidRequest("response_type is required")) }
         guard let responseType else {
-            throw redirect(.init(.unsupportedResponseType, "response_type \(rtValue) is not supported"))
+            throw redirect(.init(.unsupportedResponseType, "response_type \(ErrorText.quoted(rtValue)) is not supported"))
         }
         if requirements.requireSignedRequestObject, roClaims != nil, roClaims?["scope"] == nil {
             // FAPI 1.0 Part 2 §5.2.2-10: every parameter, scope included, comes from the request object.
@@ -179,10 +187,10 @@ extension Engine {
             throw redirect(.invalidRequest("response_mode \(effectiveMode.rawValue) is not allowed with this response_type (OAuth 2.0 Multiple Response Types §5, JARM §2.3.1)"))
         }
         guard service.responseTypes.contains(responseType) else {
-            throw redirect(.init(.unsupportedResponseType, "response_type \(rtValue) is not supported"))
+            throw redirect(.init(.unsupportedResponseType, "response_type \(ErrorText.quoted(rtValue)) is not supported"))
         }
         guard client.metadata.responseTypes.contains(responseType) else {
-            throw redirect(.unauthorizedClient("this client is not registered for response_type \(rtValue)"))
+            throw redirect(.unauthorizedClient("this client is not registered for response_type \(ErrorText.quoted(rtValue))"))
         }
         guard service.supportedProfiles.contains(profile) else {
             throw redirect(.invalidScope("the requested scopes select \(profile.displayName), which this service does not support"))
@@ -191,9 +199,9 @@ extension Engine {
         // Scopes must be supported and allowed for the client.
         let scopes = parseScopes(params["scope"])
         for s in scopes {
-            if service.scope(named: s) == nil { throw redirect(.invalidScope("scope \(s) is not supported")) }
+            if service.scope(named: s) == nil { throw redirect(.invalidScope("scope \(ErrorText.quoted(s)) is not supported")) }
             if let allowed = client.metadata.allowedScopes, !allowed.contains(s) {
-                throw redirect(.invalidScope("scope \(s) is not allowed for this client"))
+                throw redirect(.invalidScope("scope \(ErrorText.quoted(s)) is not allowed for this client"))
             }
         }
         if channel == .authorizationEndpoint && pushed == nil {
@@ -217,14 +225,11 @@ extension Engine {
             // A request object that breaks a rule is refused as invalid_request_object whatever the channel.
             throw redirect(error)
         }
-        if !service.allowPlainPKCE && facts.codeChallenge != nil && (facts.codeChallengeMethod ?? "plain") == "plain" {
-            throw redirect(.invalidRequest("code_challenge_method plain is not allowed"))
-        }
 
         // OIDC parameters.
         let prompt = (params["prompt"] ?? "").split(separator: " ").map(String.init)
         for p in prompt where !["none", "login", "consent", "select_account"].contains(p) {
-            throw redirect(.invalidRequest("prompt value \(p) is not supported"))
+            throw redirect(.invalidRequest("prompt value \(ErrorText.quoted(p)) is not supported"))
         }
         if prompt.contains("none") && prompt.count > 1 { throw redirect(.invalidRequest("prompt=none must stand alone")) }
         var maxAge: Int? = nil
@@ -288,6 +293,7 @@ extension Engine {
             throw OAuthError.invalidRequestObject("The request object is malformed.", detail: "\(error)")
         }
         if jws.algorithm == "none" { throw OAuthError.invalidRequestObject("Unsigned request objects (alg none) are not accepted.") }
+        try JWTKind.checkRequestObject(jws)
         let allowed = service.algorithms.requestObject.filter { !$0.isSymmetric && $0 != .none }
         let policy = VerificationPolicy(allowedAlgorithms: allowed, requiredAlgorithm: client.metadata.requestObjectSigningAlg)
         do {

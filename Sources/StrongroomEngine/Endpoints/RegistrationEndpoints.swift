@@ -16,7 +16,7 @@ extension Engine {
             throw OAuthError(.invalidClientMetadata, "the registration request must be a JSON object")
         }
         if !operatorFields, let field = object.keys.sorted().first(where: { $0.hasPrefix("strongroom_") }) {
-            throw OAuthError(.invalidClientMetadata, "\(field) can only be set by an administrator")
+            throw OAuthError(.invalidClientMetadata, "\(ErrorText.quoted(field)) can only be set by an administrator")
         }
         do {
             return try JSONDecoder().decode(ClientMetadata.self, from: body)
@@ -90,9 +90,8 @@ extension Engine {
                 if let body = JSONValue.parse(request.body), let id = body["client_id"]?.stringValue, id != clientID {
                     throw OAuthError(.invalidRequest, "client_id in the body must match")
                 }
-                var metadata = try parseMetadata(request.body, operatorFields: false)
-                // Operator settings survive a client's own update.
-                metadata.forcedProfile = client.metadata.forcedProfile
+                // Operator settings survive a client's own update (every `strongroom_*` member).
+                let metadata = try parseMetadata(request.body, operatorFields: false).keepingOperatorSettings(of: client.metadata)
                 do {
                     let updated = try await clients.update(clientID: clientID, metadata: metadata)
                     return registrationResponse(updated, secret: nil, registrationToken: nil, status: 200)

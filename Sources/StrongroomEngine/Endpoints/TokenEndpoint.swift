@@ -16,10 +16,10 @@ extension Engine {
             clientID = auth.clientID
             guard let grantType = try form.single("grant_type") else { throw OAuthError.invalidRequest("grant_type is required") }
             guard let grant = GrantType(rawValue: grantType), service.grantTypes.contains(grant) else {
-                throw OAuthError(.unsupportedGrantType, "grant_type \(grantType) is not supported")
+                throw OAuthError(.unsupportedGrantType, "grant_type \(ErrorText.quoted(grantType)) is not supported")
             }
             guard auth.client.metadata.grantTypes.contains(grant) else {
-                throw OAuthError.unauthorizedClient("this client is not registered for grant_type \(grantType)")
+                throw OAuthError.unauthorizedClient("this client is not registered for grant_type \(ErrorText.quoted(grantType))")
             }
             let body: [String: JSONValue]
             switch grant {
@@ -65,7 +65,7 @@ extension Engine {
             throw OAuthError.invalidGrant("the authorization code was issued to another client")
         case .replayed(let r):
             // RFC 6749 §4.1.2 / RFC 9700 §4.5: a reused code revokes what it issued.
-            let n = (try? await storage.revokeTokens(codeID: r.id, at: now)) ?? 0
+            let n = await revokeLineage(.code(r.id))
             logger.warning("authorization code replayed; tokens revoked", metadata: ["client_id": "\(r.clientID)", "revoked": "\(n)"])
             throw OAuthError.invalidGrant("the authorization code has already been used")
         case .redeemed(let r):
@@ -114,6 +114,9 @@ extension Engine {
         } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "refresh: \(error)") }
         guard record.clientID == auth.clientID else { throw OAuthError.invalidGrant("the refresh token was issued to another client") }
         guard record.revokedAt == nil, record.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token is no longer valid") }
+        if try await isLineageRevoked(Self.lineages(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
+            throw OAuthError.invalidGrant("the refresh token is no longer valid")
+        }
         try enforceClientAuthProfile(auth, profile: record.profile)
         // Scope narrowing only (RFC 6749 §6).
         var scopes = record.scopes
@@ -132,7 +135,7 @@ extension Engine {
             switch rotation {
             case .rotated: break
             case .replayed(let r):
-                let n = (try? await storage.revokeTokens(familyID: r.familyID, at: now)) ?? 0
+                let n = await revokeLineage(.family(r.familyID))
                 logger.warning("rotated-out refresh token replayed; family revoked", metadata: ["client_id": "\(r.clientID)", "revoked": "\(n)"])
                 throw OAuthError.invalidGrant("the refresh token has already been used")
             case .unknown:
@@ -154,8 +157,8 @@ extension Engine {
         var scopes = parseScopes(try form.single("scope"))
         if scopes.isEmpty { scopes = (auth.client.metadata.allowedScopes ?? []).filter { $0 != "openid" && $0 != "offline_access" } }
         for s in scopes {
-            guard service.scope(named: s) != nil else { throw OAuthError.invalidScope("scope \(s) is not supported") }
-            if let allowed = auth.client.metadata.allowedScopes, !allowed.contains(s) { throw OAuthError.invalidScope("scope \(s) is not allowed for this client") }
+            guard service.scope(named: s) != nil else { throw OAuthError.invalidScope("scope \(ErrorText.quoted(s)) is not supported") }
+            if let allowed = auth.client.metadata.allowedScopes, !allowed.contains(s) { throw OAuthError.invalidScope("scope \(ErrorText.quoted(s)) is not allowed for this client") }
             if s == "openid" { throw OAuthError.invalidScope("openid cannot be requested with client_credentials") }
         }
         let profile = selector().select(scopes: scopes, client: auth.client.metadata).profile
@@ -205,6 +208,14 @@ extension Engine {
                 acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.refreshToken)), createdAt: now))
         }
         do { try await storage.saveTokens(records) } catch { throw OAuthError.serverError(detail: "save tokens: \(error)") }
+        // Theft detection may have revoked this lineage while the tokens were being written: then
+        // they are revoked here and never handed out (see `revokeLineage`).
+        let lineages = Self.lineages(codeID: codeID, familyID: family, grantID: grantID)
+        if try await isLineageRevoked(lineages) {
+            for r in records { _ = try? await storage.revokeToken(hash: r.tokenHash, at: now) }
+            throw OAuthError.invalidGrant(codeID != nil && familyID == nil
+                ? "the authorization code has already been used" : "the grant has been revoked")
+        }
         var body: [String: JSONValue] = [
             "access_token": .string(accessToken), "token_type": "Bearer", "expires_in": .number(Double(lifetime)),
             "scope": .string(scopes.joined(separator: " ")),

@@ -27,8 +27,11 @@ extension Engine {
             guard !token.isEmpty, token.count <= 4096 else { throw OAuthError(.invalidToken, "the access token is malformed") }
             return token
         }
-        if allowForm, request.contentType == "application/x-www-form-urlencoded", let t = request.form.first(where: { $0.name == "access_token" })?.value {
-            return t
+        if allowForm, request.contentType == "application/x-www-form-urlencoded" {
+            let form = try request.formParameters()
+            let tokens = form.filter { $0.name == "access_token" }
+            if tokens.count > 1 { throw OAuthError.invalidRequest("parameter 'access_token' is repeated") }
+            if let t = tokens.first?.value { return t }
         }
         throw OAuthError(.invalidToken, "an access token is required", status: 401, rule: Self.noCredentialsRule)
     }
@@ -46,6 +49,9 @@ extension Engine {
         // RFC 7592 §2.3: a deleted client's tokens stop working.
         guard (try? await clients.lookup(record.clientID)) != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
         guard record.expiresAt > now else { throw OAuthError(.invalidToken, "the access token has expired") }
+        if try await isLineageRevoked(Self.lineages(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
+            throw OAuthError(.invalidToken, "the access token has been revoked")
+        }
         if let bound = record.certificateThumbprint {
             guard let cert = request.clientCertificate else {
                 throw OAuthError(.invalidToken, "this access token is certificate-bound: present the client certificate", rule: "RFC 8705 §3")
@@ -88,12 +94,7 @@ extension Engine {
             }
             guard let user = try? await storage.user(subject: subject) else { throw OAuthError(.invalidToken, "the user no longer exists") }
             var claims: [String: JSONValue] = ["sub": .string(subject)]
-            let byScope: [String: [String]] = [
-                "profile": ["name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
-                            "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"],
-                "email": ["email", "email_verified"], "address": ["address"], "phone": ["phone_number", "phone_number_verified"],
-            ]
-            for scope in record.scopes { for name in byScope[scope] ?? [] { if let v = user.claims[name] { claims[name] = v } } }
+            for scope in record.scopes { for name in Self.claimsByScope[scope] ?? [] { if let v = user.claims[name] { claims[name] = v } } }
             for name in record.claimsRequest?["userinfo"]?.objectValue?.keys.map({ $0 }) ?? [] {
                 if let v = user.claims[name] { claims[name] = v }
             }
@@ -125,7 +126,9 @@ extension Engine {
             // A client learns about its own tokens; an operator-designated resource server also about
             // other clients' access tokens (never their refresh tokens).
             if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.revokedAt == nil, r.expiresAt > now,
-               r.clientID == auth.clientID || (auth.client.metadata.resourceServer == true && r.kind == .access) {
+               r.rotatedAt == nil,   // a refresh token rotated out is dead (RFC 9700 sec. 4.14.2)
+               r.clientID == auth.clientID || (auth.client.metadata.resourceServer == true && r.kind == .access),
+               try await !isLineageRevoked(Self.lineages(codeID: r.codeID, familyID: r.familyID, grantID: r.grantID)) {
                 body = [
                     "active": true, "client_id": .string(r.clientID), "scope": .string(r.scopes.joined(separator: " ")),
                     "token_type": .string(r.kind == .access ? "Bearer" : "refresh_token"),
@@ -160,11 +163,11 @@ extension Engine {
             let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.revocation)
             guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
             if let hint = try form.single("token_type_hint"), hint != "access_token", hint != "refresh_token" {
-                throw OAuthError(.unsupportedTokenType, "token_type_hint \(hint) is not supported")
+                throw OAuthError(.unsupportedTokenType, "token_type_hint \(ErrorText.quoted(hint)) is not supported")
             }
             if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.clientID == auth.clientID {
                 if r.kind == .refresh {
-                    _ = try? await storage.revokeTokens(familyID: r.familyID, at: now)
+                    await revokeLineage(.family(r.familyID))
                 } else {
                     _ = try? await storage.revokeToken(hash: r.tokenHash, at: now)
                 }

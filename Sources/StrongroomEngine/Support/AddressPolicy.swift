@@ -8,8 +8,10 @@ import Darwin
 /// Where the server may send requests on a client's behalf (`jwks_uri`): public addresses only,
 /// so a registrant cannot make the server reach loopback, private, link-local or other internal
 /// hosts (server-side request forgery, RFC 9700 §4.x, OWASP SSRF). The check runs on the addresses
-/// the host name resolves to just before the fetch; a DNS answer that changes between this check
-/// and the connection (rebinding) is not covered, so deployments that need that add an egress proxy.
+/// the host name resolves to, and the fetch then connects to the very address that was checked
+/// (ClientKeyResolver pins it), so a DNS answer that changes in between (rebinding) is never used.
+/// IPv6 forms that embed or translate to an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64,
+/// 6to4, Teredo) are refused outright: whatever they lead to is decided by a gateway, not here.
 enum AddressPolicy {
     /// True when `address` (IPv4 or IPv6 text) is a globally routable unicast address.
     static func isPublic(_ address: String) -> Bool {
@@ -35,9 +37,15 @@ enum AddressPolicy {
             let b = withUnsafeBytes(of: v6) { Array($0) }
             if b.allSatisfy({ $0 == 0 }) { return false }                                   // ::
             if b[0..<15].allSatisfy({ $0 == 0 }) && b[15] == 1 { return false }              // ::1
-            if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF {        // ::ffff:a.b.c.d
-                return isPublic("\(b[12]).\(b[13]).\(b[14]).\(b[15])")
+            if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return false } // ::ffff:0:0/96 IPv4-mapped
+            if b[0..<12].allSatisfy({ $0 == 0 }) { return false }                             // ::/96 IPv4-compatible (deprecated)
+            if b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B {                 // 64:ff9b::/96 NAT64, 64:ff9b:1::/48 local NAT64
+                return false
             }
+            if b[0] == 0x01 && b[1] == 0x00 && b[2..<8].allSatisfy({ $0 == 0 }) { return false } // 100::/64 discard-only
+            if b[0] == 0x20 && b[1] == 0x02 { return false }                                 // 2002::/16 6to4
+            if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00 { return false } // 2001::/32 Teredo
+            if b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] < 0x20 { return false }  // 2001::/23 IETF protocol assignments
             if b[0] & 0xFE == 0xFC { return false }                                         // fc00::/7 unique local
             if b[0] == 0xFE && b[1] & 0xC0 == 0x80 { return false }                          // fe80::/10 link-local
             if b[0] == 0xFF { return false }                                                // multicast

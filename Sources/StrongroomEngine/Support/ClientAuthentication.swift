@@ -56,6 +56,7 @@ extension Engine {
             do { unverified = try UnverifiedJWS(compact: assertion) } catch {
                 throw OAuthError.invalidClient("The client assertion is malformed.", detail: "\(error)")
             }
+            if let unverified { try JWTKind.checkAssertion(unverified) }
         }
         let assertionSub = unverified?.payload["sub"]?.stringValue
         // FAPI 1.0 Part 1 §5.2.2-19: identifiers given more than one way must agree.

@@ -96,8 +96,8 @@ extension TransportRequest {
         guard contentType == "application/x-www-form-urlencoded" else {
             throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
         }
-        let params = form
-        if let dup = params.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(dup) is repeated") }
+        let params = try formParameters()
+        if let dup = params.hasDuplicates() { throw OAuthError.invalidRequest("parameter \(ErrorText.quoted(dup)) is repeated") }
         return params
     }
 }
@@ -106,7 +106,7 @@ extension Array where Element == Param {
     /// The single value of a parameter. Repeated parameters are refused (RFC 6749 §3.1).
     func single(_ name: String) throws(OAuthError) -> String? {
         let values = filter { $0.name == name }
-        if values.count > 1 { throw OAuthError.invalidRequest("parameter \(name) is repeated") }
+        if values.count > 1 { throw OAuthError.invalidRequest("parameter \(ErrorText.quoted(name)) is repeated") }
         return values.first?.value
     }
 

@@ -61,16 +61,34 @@ public struct TransportRequest: Sendable {
         return headers.filter { $0.name == n }.map(\.value)
     }
 
-    /// The media type of the body, lower-cased, without parameters.
+    /// The media type of the body, lower-cased, without parameters. An empty header (or one that is
+    /// only parameters, e.g. `;`) gives the empty string, which matches no media type.
     public var contentType: String? {
-        header("content-type").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let raw = header("content-type") else { return nil }
+        let mediaType = raw.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring()
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased()
     }
 
-    /// `application/x-www-form-urlencoded` body parameters (empty for other content types).
+    /// `application/x-www-form-urlencoded` body parameters for the pages (login, consent, logout,
+    /// the demo callback): empty for other content types and for a malformed body.
     public var form: [Param] {
         guard contentType == "application/x-www-form-urlencoded" else { return [] }
-        return FormCoding.decode(String(decoding: body, as: UTF8.self))
+        return FormCoding.decode(String(decoding: body, as: UTF8.self)) ?? []
     }
+
+    /// The form body of an OAuth endpoint: a malformed body (a bad percent-escape, bytes that are
+    /// not UTF-8) is refused as a whole with `invalid_request`, never read in part — dropping a bad
+    /// pair would hide a repeated parameter (RFC 6749 §3.1).
+    public func formParameters() throws(OAuthError) -> [Param] {
+        guard let params = FormCoding.decode(body) else {
+            throw OAuthError.invalidRequest("the form body is malformed (bad percent-encoding or not UTF-8)")
+        }
+        return params
+    }
+
+    /// Set by the HTTP layer when the query string is malformed: the endpoints that read the query
+    /// refuse such a request rather than read part of it.
+    public var queryIsMalformed = false
 }
 
 /// A response value the HTTP layer writes as it is.
@@ -122,15 +140,31 @@ public struct EngineResponse: Sendable, Equatable {
 
 /// application/x-www-form-urlencoded (WHATWG URL §5): `+` is space, percent-decoding, pairs kept in order.
 public enum FormCoding {
-    public static func decode(_ s: String) -> [Param] {
+    /// The pairs of `s`, or nil when any pair is malformed (a bad `%` escape, or a decoded name or
+    /// value that is not UTF-8): a body is taken whole or refused, never in part.
+    public static func decode(_ s: String) -> [Param]? {
         guard !s.isEmpty else { return [] }
-        return s.split(separator: "&", omittingEmptySubsequences: true).compactMap { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = unescape(String(parts[0])) else { return nil }
-            let value = parts.count > 1 ? unescape(String(parts[1])) : ""
-            guard let value else { return nil }
-            return Param(name, value)
+        var out: [Param] = []
+        for pair in s.split(separator: "&", omittingEmptySubsequences: true) {
+            let name: Substring
+            let rawValue: Substring
+            if let eq = pair.firstIndex(of: "=") {
+                name = pair[..<eq]
+                rawValue = pair[pair.index(after: eq)...]
+            } else {
+                name = pair
+                rawValue = ""
+            }
+            guard let n = unescape(String(name)), let v = unescape(String(rawValue)) else { return nil }
+            out.append(Param(n, v))
         }
+        return out
+    }
+
+    /// A body as bytes: nil when it is not UTF-8 or any pair is malformed.
+    public static func decode(_ body: Data) -> [Param]? {
+        guard let text = String(validating: body, as: UTF8.self) else { return nil }
+        return decode(text)
     }
 
     /// `+` → space, `%XX` → byte; nil for a malformed escape or bytes that are not UTF-8.

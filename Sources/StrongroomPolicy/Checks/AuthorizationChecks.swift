@@ -204,3 +204,25 @@ public struct RequireNonceWithOpenID: Check {
         if f.requestsOpenID && (f.nonce ?? "").isEmpty { throw fail(.invalidRequest, "nonce is required when openid is requested") }
     }
 }
+
+/// RFC 9700 §2.1.1: a public client's code request carries PKCE, whatever the profile.
+public struct RequirePKCEForPublicClients: Check {
+    public let clause = "RFC 9700 §2.1.1"
+    public init() {}
+    public func evaluate(_ f: AuthorizationFacts) throws(OAuthError) {
+        guard f.client.isPublic, f.responseType.includesCode, f.codeChallenge == nil else { return }
+        throw fail(.invalidRequest, "code_challenge is required for public clients (PKCE, RFC 9700 §2.1.1)")
+    }
+}
+
+/// RFC 9700 §2.1.1 / RFC 7636 §4.2: `plain` gives no protection if the request leaks; it is
+/// refused unless the operator allowed it (`service.allow_plain_pkce`).
+public struct RefusePlainPKCEUnlessAllowed: Check {
+    public let clause = "RFC 9700 §2.1.1"
+    let allowPlain: Bool
+    public init(allowPlain: Bool) { self.allowPlain = allowPlain }
+    public func evaluate(_ f: AuthorizationFacts) throws(OAuthError) {
+        guard !allowPlain, f.codeChallenge != nil, (f.codeChallengeMethod ?? "plain") == "plain" else { return }
+        throw fail(.invalidRequest, "code_challenge_method plain is not allowed")
+    }
+}

@@ -23,7 +23,9 @@ public enum AuthorizationProfile {
                                                    clause: profile == .fapi1Advanced ? "FAPI 1.0 Part 2 §5.2.2-2" : "FAPI 2.0 Security Profile §5.3.2.2-1"))
         }
         list.append(RequireOpenIDForIDToken())
+        list.append(RequirePKCEForPublicClients())
         list.append(RequirePKCES256(r.pkce))
+        list.append(RefusePlainPKCEUnlessAllowed(allowPlain: service.allowPlainPKCE))
         if r.requireStateWithoutOpenID { list.append(RequireStateWithoutOpenID()) }
         if r.requireNonceForFrontChannelIDToken { list.append(RequireNonceForFrontChannelIDToken()) }
         if r.requireNonceWithOpenID { list.append(RequireNonceWithOpenID()) }

@@ -261,4 +261,16 @@ extension SQLStorage {
                 """).count > 0
         }
     }
+
+    public func isRemembered(namespace: String, values: [String], now: Date) async throws -> Bool {
+        guard !values.isEmpty else { return false }
+        let binds: [any Encodable & Sendable] = values
+        return try await executor.read { db in
+            try await db.rows("""
+                SELECT 1 AS hit FROM replay_cache
+                WHERE namespace = \(bind: namespace) AND value IN (\(binds: binds)) AND expires_at > \(bind: now.storageMillis)
+                LIMIT 1
+                """).count > 0
+        }
+    }
 }

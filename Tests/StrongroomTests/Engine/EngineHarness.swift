@@ -65,6 +65,8 @@ struct EngineHarness {
                                                     scope: "openid profile email offline_access")),
                 SeedClient(clientID: "public", metadata: ClientMetadata(redirectURIs: [redirect], tokenEndpointAuthMethod: .none,
                                                                          scope: "openid accounts")),
+                SeedClient(clientID: "public-plain", metadata: ClientMetadata(redirectURIs: [redirect], tokenEndpointAuthMethod: .none,
+                                                                               scope: "openid profile email")),
             ],
             users: [SeedUser(username: "alice", password: "wonderland-test", claims: ["name": "Alice", "email": "alice@example.test"])])
         var logger = Logger(label: "test")
@@ -145,7 +147,7 @@ struct EngineHarness {
         if let i = loc.firstIndex(of: "#") { part = loc[loc.index(after: i)...] }
         else if let i = loc.firstIndex(of: "?") { part = loc[loc.index(after: i)...] }
         else { return [:] }
-        return FormCoding.decode(String(part)).dictionary
+        return (FormCoding.decode(String(part)) ?? []).dictionary
     }
 }
 
