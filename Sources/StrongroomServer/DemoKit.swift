@@ -184,10 +184,13 @@ public enum DemoKit {
         service.acrValues = ["urn:mace:incommon:iap:silver"]
         service.registration = .init(enabled: true, initialAccessTokens: [secrets.initialAccessToken])
 
+        // The main listener does not ask for a client certificate, so a browser opening the login pages is
+        // never prompted for one; certificate-bound clients use the mutual-TLS alias.
         let server = ServerSettings(
             host: options.host, port: options.port, tlsCertificate: "server.pem", tlsPrivateKey: "server.key.pem",
             clientCATrustAnchors: ["ca.pem"],
-            mtlsAlias: .init(host: options.host, port: options.mtlsPort, baseURL: "https://localhost:\(options.mtlsPort)"))
+            mtlsAlias: .init(host: options.host, port: options.mtlsPort, baseURL: "https://localhost:\(options.mtlsPort)"),
+            requestClientCertificate: false, demoPages: true)
 
         let callback = "\(issuer)/demo/callback"
         let fapiScope = "openid profile email accounts payments offline_access"
@@ -302,6 +305,8 @@ public enum DemoKit {
         if let cert = c.server.tlsCertificate { serverMap.append(.init("tls_certificate", .string(cert), comment: "DEMO certificate, relative to this file.")) }
         if let key = c.server.tlsPrivateKey { serverMap.append(.init("tls_private_key", .string(key))) }
         serverMap.append(.init("client_ca_trust_anchors", strings(c.server.clientCATrustAnchors)))
+        serverMap.append(.init("request_client_certificate", .bool(c.server.requestClientCertificate),
+                               comment: "Off: the main listener does not ask for a client certificate (no browser prompt); certificate clients use mtls_alias."))
         if let alias = c.server.mtlsAlias {
             var m: [YAMLEntry] = [.init("host", .string(alias.host)), .init("port", .int(alias.port))]
             if let base = alias.baseURL { m.append(.init("base_url", .string(base))) }
@@ -312,6 +317,7 @@ public enum DemoKit {
             .init("client_certificate_header", .string(c.server.clientCertificateHeader)),
             .init("max_body_size", .int(c.server.maxBodySize)),
             .init("resource_api", .bool(c.server.resourceAPI)),
+            .init("demo_pages", .bool(c.server.demoPages), comment: "Serve the demo's /demo/callback page (demo kits only)."),
         ]
 
         var root: [YAMLEntry] = [
@@ -325,6 +331,8 @@ public enum DemoKit {
         } else {
             root.append(.init("admin", .map([])))
         }
+        root.append(.init("metrics", .map([.init("public", .bool(c.metrics.isPublic))]),
+                          comment: "GET /metrics needs the admin token unless public is true."))
         root += [
             .init("secret_hash_key", .string(c.secretHashKey), comment: "DEMO key for hashing stored secrets and tokens (base64, 32 bytes)."),
             .init("log_level", .string(c.logLevel)),
@@ -424,11 +432,17 @@ public enum DemoKit {
         demo-fapi-1   private_key_jwt (PS256), certificate-bound tokens: present client1.pem on the
                       mutual-TLS alias https://localhost:\(options.mtlsPort) (token, PAR, userinfo).
                       Scopes: openid profile email accounts payments offline_access.
-        demo-fapi-2   tls_client_auth with client2.pem (ES256 for request objects, ID tokens, JARM).
-                      Same scopes.
+        demo-fapi-2   tls_client_auth with client2.pem on the mutual-TLS alias (ES256 for request
+                      objects, ID tokens, JARM). Same scopes.
         demo-plain    client_secret_basic (secret in strongroom.yaml), plain OAuth 2.0 / OpenID
                       Connect; redirect URIs \(issuer)/demo/callback and http://localhost:9000/callback.
                       Scopes: openid profile email offline_access.
+
+        The main listener \(issuer) does not ask for a client certificate (browsers are not
+        prompted on the login pages): send everything that needs one - the token, PAR, userinfo,
+        introspection and revocation requests of certificate clients, and calls to the resource API
+        /api/accounts and /api/payments with certificate-bound tokens - to the alias
+        https://localhost:\(options.mtlsPort) (mtls_endpoint_aliases in discovery).
 
         Scopes `accounts` (fapi=r) and `payments` (fapi=rw) select FAPI 1.0 Baseline and FAPI 1.0
         Advanced per request. Both FAPI clients also list the OpenID Foundation conformance suite's

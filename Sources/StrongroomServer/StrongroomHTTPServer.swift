@@ -74,13 +74,16 @@ public struct StrongroomHTTPServer: Sendable {
     }
 
     func listener(_ kind: Listener, host: String, port: Int, certificate: String, key: String, pages: PageRenderer) throws -> any Service {
+        let clientCertificate: ClientCertificateRequest = kind == .mtlsAlias
+            ? .required : (configuration.server.requestClientCertificate ? .requested : .notRequested)
         let tls = try ServerTLS.configuration(
-            certificatePath: certificate, privateKeyPath: key, requireClientCertificate: kind == .mtlsAlias
+            certificatePath: certificate, privateKeyPath: key, clientCertificate: clientCertificate
         )
         let logger = self.logger
         let responder = StrongroomResponder(
             engine: engine, settings: configuration.server, issuer: configuration.service.issuer,
-            pages: pages, listener: kind, logger: logger, metricsToken: configuration.admin.token
+            pages: pages, listener: kind, logger: logger, metricsToken: configuration.admin.token,
+            metricsPublic: configuration.metrics.isPublic
         )
         let builder = HTTPServerBuilder { httpResponder in
             try ClientCertificateTLSChannel(
@@ -97,7 +100,7 @@ public struct StrongroomHTTPServer: Sendable {
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("listening", metadata: [
                     "listener": .string(kind.rawValue), "host": .string(host), "port": .stringConvertible(bound),
-                    "client_certificate": .string(kind == .mtlsAlias ? "required" : "requested"),
+                    "client_certificate": .string(clientCertificate.rawValue),
                 ])
                 await onListening?(kind, bound)
             },

@@ -118,6 +118,8 @@ struct DemoServeCommand: AsyncParsableCommand {
                 print("")
             }
             var config = try CLI.loadConfiguration(path)
+            // Demo mode: the demo pages are served even for a kit written before `server.demo_pages` existed.
+            config.server.demoPages = true
             if let host { config.server.host = host; config.server.mtlsAlias?.host = host }
             if let port, port != config.server.port {
                 CLI.printError("note: the demo kit in \(dir) was written for port \(config.server.port) (issuer \(config.service.issuer)); "
@@ -140,7 +142,8 @@ struct DemoServeCommand: AsyncParsableCommand {
             "                  curl --cacert \(file("ca.pem")) \(discovery)",
         ]
         if let alias = config.server.mtlsAlias {
-            lines.append("  mTLS alias:     \(alias.baseURL ?? "https://\(alias.host):\(alias.port)")")
+            lines.append("  mTLS alias:     \(alias.baseURL ?? "https://\(alias.host):\(alias.port)")"
+                + (config.server.requestClientCertificate ? "" : " (client certificates go here: the main listener does not ask for one)"))
         }
         lines += [
             "  client keys:    \(file("client1.key.pem")), \(file("client1.jwks.json")) (\(DemoKit.fapiClient1), PS256)",

@@ -252,26 +252,41 @@ class Server:
     def url(self, path: str) -> str:
         return self.issuer + path
 
+    def mtls_url(self, path: str) -> str:
+        """`path` on the mutual-TLS alias listener (same routes, same issuer path, port `mtls_port`)."""
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.hostname}:{self.mtls_port}{parts.path.rstrip('/')}{path}"
+
+    def _resolve(self, path_or_url: str, kw: dict) -> str:
+        """A full URL is used as it is. A path goes to the mutual-TLS alias when a client certificate is
+        sent (the demo kit's main listener does not ask for one, so it would never be presented there),
+        otherwise to the main listener."""
+        if path_or_url.startswith("https://"):
+            return path_or_url
+        if kw.get("cert") and self.mtls_port:
+            return self.mtls_url(path_or_url)
+        return self.url(path_or_url)
+
     @property
     def base_path(self) -> str:
         return urlsplit(self.issuer).path.rstrip("/")
 
     def get(self, path_or_url: str, **kw) -> requests.Response:
-        url = path_or_url if path_or_url.startswith("https://") else self.url(path_or_url)
+        url = self._resolve(path_or_url, kw)
         kw.setdefault("verify", self.ca)
         kw.setdefault("timeout", 30)
         kw.setdefault("allow_redirects", False)
         return requests.get(url, **kw)
 
     def post(self, path_or_url: str, **kw) -> requests.Response:
-        url = path_or_url if path_or_url.startswith("https://") else self.url(path_or_url)
+        url = self._resolve(path_or_url, kw)
         kw.setdefault("verify", self.ca)
         kw.setdefault("timeout", 30)
         kw.setdefault("allow_redirects", False)
         return requests.post(url, **kw)
 
     def request(self, method: str, path_or_url: str, **kw) -> requests.Response:
-        url = path_or_url if path_or_url.startswith("https://") else self.url(path_or_url)
+        url = self._resolve(path_or_url, kw)
         kw.setdefault("verify", self.ca)
         kw.setdefault("timeout", 30)
         kw.setdefault("allow_redirects", False)

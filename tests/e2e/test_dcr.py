@@ -54,16 +54,16 @@ def test_register_conformant_fapi_client_and_use_it(server, srv, dcr_keys):
     assert body["registration_client_uri"].endswith("/register/" + body["client_id"])
     assert "client_secret" not in body, "a secret was issued to a private_key_jwt client"
     assert body["token_endpoint_auth_method"] == "private_key_jwt"
-    # It works as a FAPI 1.0 Advanced client. Its certificate is self-signed, so it is presented on the main
-    # listener (which requests but does not require/verify a client certificate chain for binding).
+    # It works as a FAPI 1.0 Advanced client. Its certificate is self-signed: the mTLS alias requires a
+    # certificate but does not verify its chain, so it serves for binding there.
     c = Client(server, body["client_id"], "private_key_jwt", key=dcr_keys["priv"], alg="PS256", cert=dcr_keys["cert"],
                redirect_uri=srv.callback, id_token_alg="PS256")
     flow = run_fapi_flow(Browser(server), c, via_par=True, response_type="code", response_mode="jwt")
     assert "code" in flow.result.params, flow.result.describe()
-    r = flow.redeem(mtls=False)
+    r = flow.redeem()
     assert r.status_code == 200, f"token for the DCR client: HTTP {r.status_code} {r.text}"
     at = r.json()["access_token"]
-    assert c.introspect(at, mtls=False)["cnf"]["x5t#S256"] == cert_thumbprint(dcr_keys["cert"][0])
+    assert c.introspect(at)["cnf"]["x5t#S256"] == cert_thumbprint(dcr_keys["cert"][0])
     assert server.get("/api/accounts", headers=bearer(at), cert=dcr_keys["cert"]).status_code == 200
 
 

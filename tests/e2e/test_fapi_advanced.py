@@ -104,11 +104,15 @@ def test_advanced_client_credentials_is_certificate_bound(server, clients):
     assert info["cnf"]["x5t#S256"] == cert_thumbprint(c.cert[0])
 
 
-def test_main_listener_with_certificate_works_too(server, clients):
-    """The main listener requests a client certificate: the token endpoint there accepts client1's."""
+def test_main_listener_does_not_ask_for_a_certificate(server, clients):
+    """The demo kit's main listener does not ask for a client certificate (server.request_client_certificate:
+    false, so browsers on the login pages are not prompted): a certificate-bound client's token request
+    there arrives without one and is refused; its flows use the mTLS alias (the happy flows above)."""
     flow = advanced_flow(server, clients.fapi1, "request", "hybrid")
     r = flow.redeem(mtls=False)
-    assert r.status_code == 200, f"token at the main listener with a certificate: HTTP {r.status_code} {r.text}"
+    assert r.status_code == 400, f"token at the main listener: HTTP {r.status_code} {r.text}"
+    assert r.json()["error"] == "invalid_request", r.text
+    assert "certificate" in r.json()["error_description"], r.text
 
 
 # --- FAPI 1.0 Baseline ---------------------------------------------------------------------

@@ -8,6 +8,8 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     public var server: ServerSettings
     public var database: DatabaseSettings
     public var admin: AdminSettings
+    /// Who may read `/metrics`.
+    public var metrics: MetricsSettings
     /// Base64 key for the keyed hash of client secrets and tokens. Must be shared by all nodes.
     public var secretHashKey: String
     public var logLevel: String
@@ -16,12 +18,13 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     public var users: [SeedUser]
 
     public init(service: ServiceSettings, server: ServerSettings, database: DatabaseSettings = .init(),
-                admin: AdminSettings = .init(), secretHashKey: String, logLevel: String = "info",
+                admin: AdminSettings = .init(), metrics: MetricsSettings = .init(), secretHashKey: String, logLevel: String = "info",
                 clients: [SeedClient] = [], users: [SeedUser] = []) {
         self.service = service
         self.server = server
         self.database = database
         self.admin = admin
+        self.metrics = metrics
         self.secretHashKey = secretHashKey
         self.logLevel = logLevel
         self.clients = clients
@@ -29,7 +32,7 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case service, server, database, admin, secretHashKey = "secret_hash_key", logLevel = "log_level", clients, users
+        case service, server, database, admin, metrics, secretHashKey = "secret_hash_key", logLevel = "log_level", clients, users
     }
 
     public init(from decoder: any Decoder) throws {
@@ -38,6 +41,7 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
         server = try c.decodeIfPresent(ServerSettings.self, forKey: .server) ?? ServerSettings()
         database = try c.decodeIfPresent(DatabaseSettings.self, forKey: .database) ?? DatabaseSettings()
         admin = try c.decodeIfPresent(AdminSettings.self, forKey: .admin) ?? AdminSettings()
+        metrics = try c.decodeIfPresent(MetricsSettings.self, forKey: .metrics) ?? MetricsSettings()
         secretHashKey = try c.decode(String.self, forKey: .secretHashKey)
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
         clients = try c.decodeIfPresent([SeedClient].self, forKey: .clients) ?? []
@@ -64,6 +68,12 @@ public struct ServerSettings: Sendable, Codable, Equatable {
     public var maxBodySize: Int
     /// Whether the built-in resource API (`/api/accounts`, `/api/payments`) is served.
     public var resourceAPI: Bool
+    /// Whether the main listener asks for a client certificate in the TLS handshake (it never requires one).
+    /// Off, browsers opening the login pages are not prompted for a certificate, and certificate-bound
+    /// clients use the `mtls_alias` listener (or a trusted proxy's forwarded header).
+    public var requestClientCertificate: Bool
+    /// Whether the demo kit's pages (`/demo/callback`) are served. Only the demo kit turns this on.
+    public var demoPages: Bool
 
     public struct MTLSAlias: Sendable, Codable, Equatable {
         public var host: String
@@ -78,7 +88,8 @@ public struct ServerSettings: Sendable, Codable, Equatable {
 
     public init(host: String = "127.0.0.1", port: Int = 8443, tlsCertificate: String? = nil, tlsPrivateKey: String? = nil,
                 clientCATrustAnchors: [String] = [], mtlsAlias: MTLSAlias? = nil, trustedProxies: [String] = [],
-                clientCertificateHeader: String = "Client-Cert", maxBodySize: Int = 65_536, resourceAPI: Bool = true) {
+                clientCertificateHeader: String = "Client-Cert", maxBodySize: Int = 65_536, resourceAPI: Bool = true,
+                requestClientCertificate: Bool = true, demoPages: Bool = false) {
         self.host = host
         self.port = port
         self.tlsCertificate = tlsCertificate
@@ -89,6 +100,8 @@ public struct ServerSettings: Sendable, Codable, Equatable {
         self.clientCertificateHeader = clientCertificateHeader
         self.maxBodySize = maxBodySize
         self.resourceAPI = resourceAPI
+        self.requestClientCertificate = requestClientCertificate
+        self.demoPages = demoPages
     }
 
     enum CodingKeys: String, CodingKey {
@@ -101,6 +114,8 @@ public struct ServerSettings: Sendable, Codable, Equatable {
         case clientCertificateHeader = "client_certificate_header"
         case maxBodySize = "max_body_size"
         case resourceAPI = "resource_api"
+        case requestClientCertificate = "request_client_certificate"
+        case demoPages = "demo_pages"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -116,6 +131,8 @@ public struct ServerSettings: Sendable, Codable, Equatable {
         clientCertificateHeader = try c.decodeIfPresent(String.self, forKey: .clientCertificateHeader) ?? d.clientCertificateHeader
         maxBodySize = try c.decodeIfPresent(Int.self, forKey: .maxBodySize) ?? d.maxBodySize
         resourceAPI = try c.decodeIfPresent(Bool.self, forKey: .resourceAPI) ?? d.resourceAPI
+        requestClientCertificate = try c.decodeIfPresent(Bool.self, forKey: .requestClientCertificate) ?? d.requestClientCertificate
+        demoPages = try c.decodeIfPresent(Bool.self, forKey: .demoPages) ?? d.demoPages
     }
 }
 
@@ -137,6 +154,20 @@ public struct AdminSettings: Sendable, Codable, Equatable {
     /// Bearer credential for the admin API (`/admin/...`). Nil: admin API disabled.
     public var token: String?
     public init(token: String? = nil) { self.token = token }
+}
+
+/// Access to the Prometheus exposition at `/metrics`.
+public struct MetricsSettings: Sendable, Codable, Equatable {
+    /// True: anyone who can reach the listener may read `/metrics`. False (default): only with the
+    /// `admin.token` bearer credential, and never without one. Being a loopback peer is not enough:
+    /// behind a local reverse proxy every request comes from loopback.
+    public var isPublic: Bool
+    public init(isPublic: Bool = false) { self.isPublic = isPublic }
+    enum CodingKeys: String, CodingKey { case isPublic = "public" }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        isPublic = try c.decodeIfPresent(Bool.self, forKey: .isPublic) ?? false
+    }
 }
 
 /// A client declared in the configuration file.

@@ -31,17 +31,20 @@ public struct RouteTable: Sendable {
     /// Path of the issuer (`https://as.example/tenant` → `/tenant`), without trailing slash; `""` for the root.
     public let basePath: String
     public let resourceAPI: Bool
+    /// `server.demo_pages`: whether `/demo/callback` exists (only in the demo kit; 404 otherwise).
+    public let demoPages: Bool
 
-    public init(issuer: String, resourceAPI: Bool) {
-        self.init(basePath: URL(string: issuer)?.path ?? "", resourceAPI: resourceAPI)
+    public init(issuer: String, resourceAPI: Bool, demoPages: Bool = false) {
+        self.init(basePath: URL(string: issuer)?.path ?? "", resourceAPI: resourceAPI, demoPages: demoPages)
     }
 
-    public init(basePath: String, resourceAPI: Bool) {
+    public init(basePath: String, resourceAPI: Bool, demoPages: Bool = false) {
         var p = basePath
         while p.hasSuffix("/") { p.removeLast() }
         if !p.isEmpty, !p.hasPrefix("/") { p = "/" + p }
         self.basePath = p
         self.resourceAPI = resourceAPI
+        self.demoPages = demoPages
     }
 
     /// The path below the issuer base (`/tenant/token` → `/token`), or nil when the path is outside it.
@@ -71,6 +74,11 @@ public struct RouteTable: Sendable {
         "/jwks": (.jwks, ["GET"]),
         "/healthz": (.health, ["GET"]),
         "/metrics": (.metrics, ["GET"]),
+    ]
+
+    /// Pages of the demo kit: a stand-in redirect URI that shows what the authorization response
+    /// carried. Not a production surface, so absent unless `server.demo_pages` is on.
+    private static let demoRoutes: [String: (Endpoint, Set<String>)] = [
         "/demo/callback": (.demoCallback, ["GET", "POST"]),
     ]
 
@@ -93,7 +101,7 @@ public struct RouteTable: Sendable {
             let allowed: Set<String> = ["GET", "PUT", "DELETE"]
             return allowed.contains(method) ? .endpoint(.registration, clientID: id) : .methodNotAllowed(allowed: allowed.sorted())
         }
-        let entry = Self.fixed[path] ?? (resourceAPI ? Self.resourceRoutes[path] : nil)
+        let entry = Self.fixed[path] ?? (resourceAPI ? Self.resourceRoutes[path] : nil) ?? (demoPages ? Self.demoRoutes[path] : nil)
         guard let (endpoint, allowed) = entry else { return .notFound }
         return allowed.contains(method) ? .endpoint(endpoint) : .methodNotAllowed(allowed: allowed.sorted())
     }

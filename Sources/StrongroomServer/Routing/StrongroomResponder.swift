@@ -41,15 +41,18 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
     let listener: Listener
     let proxies: TrustedProxies
     let logger: Logger
-    /// The admin credential, which also guards `/metrics` (nil: metrics for loopback callers only).
+    /// The admin credential, which also guards `/metrics` (nil: metrics refused unless public).
     let metricsToken: String?
+    /// `metrics.public`: `/metrics` answers without a credential.
+    let metricsPublic: Bool
 
     public init(engine: E, settings: ServerSettings, issuer: String, pages: PageRenderer, listener: Listener, logger: Logger,
-                metricsToken: String? = nil) {
+                metricsToken: String? = nil, metricsPublic: Bool = false) {
         self.metricsToken = metricsToken
+        self.metricsPublic = metricsPublic
         self.engine = engine
         self.settings = settings
-        self.routes = RouteTable(issuer: issuer, resourceAPI: settings.resourceAPI)
+        self.routes = RouteTable(issuer: issuer, resourceAPI: settings.resourceAPI, demoPages: settings.demoPages)
         self.pages = pages
         self.listener = listener
         self.proxies = TrustedProxies(settings.trustedProxies)
@@ -91,24 +94,24 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
         return HTTPResponses.hummingbird(result, interactionID: interactionID)
     }
 
-    func metricsAllowed(_ request: Request, context: Context) -> Bool {
-        if let expected = metricsToken, !expected.isEmpty {
-            guard let auth = request.headers[.authorization] else { return false }
-            let parts = auth.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-            return constantTimeEquals(String(parts[1]), expected)
-        }
-        let peer = context.remoteAddress ?? ""
-        return peer == "127.0.0.1" || peer == "::1" || peer.hasPrefix("127.")
+    /// `/metrics` is answered when `metrics.public` opens it, or for the `admin.token` bearer credential.
+    /// The peer address is not a credential: behind a reverse proxy on the same host every request
+    /// comes from loopback.
+    func metricsAllowed(_ request: Request) -> Bool {
+        if metricsPublic { return true }
+        guard let expected = metricsToken, !expected.isEmpty, let auth = request.headers[.authorization] else { return false }
+        let parts = auth.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        return constantTimeEquals(String(parts[1]), expected)
     }
 
     // MARK: Translation
 
     func handle(_ endpoint: Endpoint, clientID: String?, request: Request, context: Context, interactionID: String) async -> EngineResponse {
         if endpoint == .metrics {
-            // The exposition is for operators: with an admin credential configured it must be presented
-            // (Prometheus sends it as a bearer token); without one, only loopback callers are answered.
-            guard metricsAllowed(request, context: context) else {
+            // The exposition is for operators: the admin credential must be presented (Prometheus sends it
+            // as a bearer token) unless the operator opened it with `metrics.public`.
+            guard metricsAllowed(request) else {
                 return EngineResponse(status: 401, headers: [Param("WWW-Authenticate", "Bearer realm=\"strongroom\""),
                                                              Param("Content-Type", "application/json"), Param("Cache-Control", "no-store")],
                                       body: Data(#"{"error":"invalid_token","error_description":"the metrics endpoint needs the admin credential"}"#.utf8))

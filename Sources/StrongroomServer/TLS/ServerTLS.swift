@@ -5,6 +5,16 @@ import NIOCore
 import NIOSSL
 import StrongroomCore
 
+/// What a listener's TLS handshake asks of the client about a certificate.
+public enum ClientCertificateRequest: String, Sendable {
+    /// No CertificateRequest is sent, so browsers never prompt (`server.request_client_certificate: false`).
+    case notRequested = "not requested"
+    /// Asked for, not required: RFC 8705 §3 leaves it to each endpoint whether it needs one.
+    case requested
+    /// The handshake fails without one: the RFC 8705 §5 alias listener.
+    case required
+}
+
 /// TLS settings of the listeners (FAPI 1.0 Part 2 §8.5, BCP 195).
 public enum ServerTLS {
     /// The TLS 1.2 cipher suites of FAPI 1.0 Part 2 §8.5, in preference order. BoringSSL has no
@@ -20,11 +30,10 @@ public enum ServerTLS {
     /// Server TLS configuration: TLS 1.2 minimum (1.3 is negotiated whenever the client offers it),
     /// FAPI cipher suites, HTTP/1.1 over ALPN, no renegotiation.
     ///
-    /// `requireClientCertificate` false: the certificate is *requested* (RFC 8705 §3: endpoints decide
-    /// whether they need one); true: the handshake fails without one (the RFC 8705 §5 alias listener).
+    /// `clientCertificate` says whether the handshake asks for (or requires) a client certificate.
     /// Chains are not verified by BoringSSL: see `ClientCertificateTLSChannel`.
     public static func configuration(
-        certificatePath: String, privateKeyPath: String, requireClientCertificate: Bool
+        certificatePath: String, privateKeyPath: String, clientCertificate: ClientCertificateRequest
     ) throws -> TLSConfiguration {
         let chain: [NIOSSLCertificate]
         do {
@@ -50,9 +59,13 @@ public enum ServerTLS {
         tls.cipherSuites = tls12CipherSuites.joined(separator: ":")
         tls.applicationProtocols = ["http/1.1"]
         tls.renegotiationSupport = .none
-        // Request (optional) or require a client certificate. The trust store is empty on purpose:
+        // Do not ask, ask (optional) or require a client certificate. The trust store is empty on purpose:
         // the custom verification callback replaces BoringSSL's path validation.
-        tls.certificateVerification = requireClientCertificate ? .noHostnameVerification : .optionalVerification
+        switch clientCertificate {
+        case .notRequested: tls.certificateVerification = .none
+        case .requested: tls.certificateVerification = .optionalVerification
+        case .required: tls.certificateVerification = .noHostnameVerification
+        }
         tls.trustRoots = .certificates([])
         tls.sendCANameList = false
         return tls

@@ -84,9 +84,10 @@ public enum ClientCertificateDecision: Equatable, Sendable {
 public enum ClientCertificateSource {
     /// Decides which certificate applies.
     ///
-    /// - From a trusted proxy, a forwarded certificate header wins (the proxy terminated the client's TLS;
-    ///   the TLS certificate, if any, is the proxy's own). Without the header, the TLS chain is used, so a
-    ///   client on a trusted address may still connect directly.
+    /// - From a trusted proxy only the forwarded header counts (RFC 9440 §4): the proxy terminated the
+    ///   client's TLS, so a chain in *this* TLS connection is the proxy's own certificate, never the
+    ///   client's. No header (or an empty one) means the client presented no certificate, even when the
+    ///   proxy's own chain would pass as a client certificate.
     /// - From any other peer the forwarded header is ignored: only the TLS chain counts.
     public static func decide(
         tlsChain: [Data]?,
@@ -94,7 +95,8 @@ public enum ClientCertificateSource {
         forwardedCertificate: String?,
         forwardedChain: String?
     ) -> ClientCertificateDecision {
-        if peerIsTrustedProxy, let header = forwardedCertificate?.trimmingCharacters(in: .whitespaces), !header.isEmpty {
+        if peerIsTrustedProxy {
+            guard let header = forwardedCertificate?.trimmingCharacters(in: .whitespaces), !header.isEmpty else { return .none }
             let chain = forwardedChain?.trimmingCharacters(in: .whitespaces)
             return .forwarded(certificate: header, chain: (chain?.isEmpty ?? true) ? nil : chain)
         }

@@ -43,6 +43,15 @@ struct DemoKitCLITests {
         #expect(parsed == Self.shared.kit.configuration)
     }
 
+    @Test("the kit serves the demo pages, keeps /metrics closed and asks for certificates only on the mTLS alias")
+    func demoSurfaces() throws {
+        let config = try StrongroomConfiguration.load(path: Self.shared.kit.configurationPath, environment: [:])
+        #expect(config.server.demoPages == true)
+        #expect(config.server.requestClientCertificate == false)
+        #expect(config.server.mtlsAlias != nil)
+        #expect(config.metrics.isPublic == false)
+    }
+
     @Test("the configuration loads and validates, with paths resolved next to it")
     func loadsAndValidates() throws {
         let config = try StrongroomConfiguration.load(path: Self.shared.kit.configurationPath, environment: [:])

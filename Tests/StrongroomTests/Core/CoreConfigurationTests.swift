@@ -27,6 +27,19 @@ import Testing
         #expect(c.database.url == "sqlite:strongroom.sqlite")
     }
 
+    @Test func productionSurfacesAreOffByDefault() throws {
+        let c = try StrongroomConfiguration.parse(Self.valid)
+        #expect(c.server.demoPages == false)
+        #expect(c.metrics.isPublic == false)
+        #expect(c.server.requestClientCertificate == true)
+        let text = Self.valid.replacingOccurrences(of: "server:\n", with: "server:\n  demo_pages: true\n  request_client_certificate: false\n")
+            + "\nmetrics: {public: true}\n"
+        let opened = try StrongroomConfiguration.parse(text)
+        #expect(opened.metrics.isPublic)
+        #expect(opened.server.demoPages)
+        #expect(opened.server.requestClientCertificate == false)
+    }
+
     @Test(arguments: [
         ("service:\n  scopes: []\nsecret_hash_key: x", "service.issuer"),
         (valid.replacingOccurrences(of: "port: 9443", with: "port: not-a-number"), "server.port"),

@@ -145,6 +145,72 @@ struct ServerTestResponse {
         #expect(req.header("client-cert-chain") == nil)
     }
 
+    /// Two client certificates as DER: the "proxy's" and the "client's".
+    static let certificates: (proxy: Data, client: Data) = {
+        let proxy = try! DemoPKI.selfSignedClientCertificate(commonName: "proxy", keyAlgorithm: .es256)
+        let client = try! DemoPKI.selfSignedClientCertificate(commonName: "client", keyAlgorithm: .es256)
+        return (try! ClientCertificate.fromPEM(proxy.certificatePEM).chainDER[0],
+                try! ClientCertificate.fromPEM(client.certificatePEM).chainDER[0])
+    }()
+
+    @Test func trustedProxysOwnTLSCertificateIsNotTheClients() async throws {
+        let (proxy, client) = Self.certificates
+        // From the trusted proxy without a header: no certificate, though its own TLS chain is valid.
+        let engine = ServerStubEngine()
+        _ = try await send(try await makeResponder(engine), .post, "/token", peer: "10.9.9.9", chain: [proxy])
+        #expect(try #require(engine.requests.first).clientCertificate == nil)
+        // From the trusted proxy with the header: the forwarded certificate, not the proxy's.
+        let forwarded = try await send(try await makeResponder(engine), .post, "/token",
+                                       headers: [("Client-Cert", ":\(client.base64EncodedString()):")], peer: "10.9.9.9", chain: [proxy])
+        #expect(forwarded.status == 200)
+        #expect(engine.requests.last?.clientCertificate?.chainDER == [client])
+        // The same chain from a peer that is not a proxy is the client's own.
+        _ = try await send(try await makeResponder(engine), .post, "/token", peer: "192.0.2.1", chain: [proxy])
+        #expect(engine.requests.last?.clientCertificate?.chainDER == [proxy])
+    }
+
+    static let metricsDenied = #"{"error":"invalid_token","error_description":"the metrics endpoint needs the admin credential"}"#
+
+    @Test func metricsNeedTheAdminTokenEvenFromLoopback() async throws {
+        let issuer = "https://as.example"
+        let pages = try await PageRenderer.bundled(basePath: "")
+        let withToken = StrongroomResponder(engine: ServerStubEngine(), settings: ServerSettings(), issuer: issuer, pages: pages,
+                                            listener: .main, logger: .init(label: "test"), metricsToken: "admin-secret")
+        let noToken = StrongroomResponder(engine: ServerStubEngine(), settings: ServerSettings(), issuer: issuer, pages: pages,
+                                          listener: .main, logger: .init(label: "test"))
+        for (responder, auth) in [(withToken, nil), (withToken, "Bearer wrong"), (noToken, nil), (noToken, "Bearer ")] as [(StrongroomResponder<ServerStubEngine>, String?)] {
+            for peer in ["127.0.0.1", "::1", "192.0.2.1"] {
+                let r = try await send(responder, .get, "/metrics", headers: auth.map { [("Authorization", $0)] } ?? [], peer: peer)
+                #expect(r.status == 401, "\(peer) \(auth ?? "no credential")")
+                #expect(r.body == Self.metricsDenied)
+                #expect(r.header("www-authenticate") == #"Bearer realm="strongroom""#)
+            }
+        }
+        let ok = try await send(withToken, .get, "/metrics", headers: [("Authorization", "Bearer admin-secret")], peer: "127.0.0.1")
+        #expect(ok.status == 200)
+        #expect(ok.header("content-type") == "text/plain; version=0.0.4; charset=utf-8")
+    }
+
+    @Test func metricsPublicOpensTheExposition() async throws {
+        let pages = try await PageRenderer.bundled(basePath: "")
+        let open = StrongroomResponder(engine: ServerStubEngine(), settings: ServerSettings(), issuer: "https://as.example", pages: pages,
+                                       listener: .main, logger: .init(label: "test"), metricsPublic: true)
+        let r = try await send(open, .get, "/metrics", peer: "192.0.2.1")
+        #expect(r.status == 200)
+        #expect(r.header("content-type") == "text/plain; version=0.0.4; charset=utf-8")
+    }
+
+    @Test func demoCallbackIsServedOnlyWithDemoPages() async throws {
+        let off = try await send(try await makeResponder(ServerStubEngine()), .get, "/demo/callback?code=abc&state=s")
+        #expect(off.status == 404)
+        #expect(off.body == #"{"error":"not_found"}"#)
+        let demo = try await makeResponder(ServerStubEngine(), settings: ServerSettings(demoPages: true))
+        let on = try await send(demo, .get, "/demo/callback?code=abc&state=s")
+        #expect(on.status == 200)
+        #expect(on.header("content-type")?.hasPrefix("text/html") == true)
+        #expect(on.body.contains("abc"))
+    }
+
     @Test func engineErrorsBecomeJSONWithoutInternals() async throws {
         struct Boom: Error { var secret = "db password is hunter2" }
         let engine = ServerStubEngine()

@@ -41,6 +41,15 @@ import Testing
         #expect(routes.match(method: "PUT", path: "/register/c1") == .endpoint(.registration, clientID: "c1"))
     }
 
+    @Test func demoCallbackExistsOnlyWithDemoPages() {
+        #expect(routes.match(method: "GET", path: "/demo/callback") == .notFound)
+        #expect(routes.match(method: "POST", path: "/demo/callback") == .notFound)
+        let demo = RouteTable(issuer: "https://as.example/t", resourceAPI: true, demoPages: true)
+        #expect(demo.match(method: "GET", path: "/t/demo/callback") == .endpoint(.demoCallback))
+        #expect(demo.match(method: "POST", path: "/t/demo/callback") == .endpoint(.demoCallback))
+        #expect(demo.match(method: "PUT", path: "/t/demo/callback") == .methodNotAllowed(allowed: ["GET", "POST"]))
+    }
+
     @Test func resourceAPICanBeTurnedOff() {
         let off = RouteTable(issuer: "https://as.example", resourceAPI: false)
         #expect(off.match(method: "GET", path: "/api/accounts") == .notFound)
@@ -111,11 +120,18 @@ import Testing
                 == .forwarded(certificate: ":AAAA:", chain: nil))
     }
 
-    @Test func trustedPeerWithoutHeaderUsesTLS() {
+    /// RFC 9440 §4: from a trusted proxy only the header counts; the chain in the proxy's own TLS
+    /// connection is the proxy's certificate, and without a header the client presented none.
+    @Test func trustedProxysOwnTLSCertificateIsNeverTheClients() {
         #expect(ClientCertificateSource.decide(tlsChain: tlsChain, peerIsTrustedProxy: true,
-                                               forwardedCertificate: nil, forwardedChain: nil) == .tls(tlsChain))
+                                               forwardedCertificate: nil, forwardedChain: nil) == .none)
+        #expect(ClientCertificateSource.decide(tlsChain: tlsChain, peerIsTrustedProxy: true,
+                                               forwardedCertificate: "  ", forwardedChain: ":BBBB:") == .none)
         #expect(ClientCertificateSource.decide(tlsChain: [], peerIsTrustedProxy: true,
                                                forwardedCertificate: "", forwardedChain: nil) == .none)
+        // The same chain from a peer that is not a proxy is the client's own.
+        #expect(ClientCertificateSource.decide(tlsChain: tlsChain, peerIsTrustedProxy: false,
+                                               forwardedCertificate: nil, forwardedChain: nil) == .tls(tlsChain))
     }
 
     @Test func forwardedHeadersAreAlwaysStrippedFromEngineHeaders() {
