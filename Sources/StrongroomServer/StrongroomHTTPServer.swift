@@ -87,7 +87,8 @@ public struct StrongroomHTTPServer: Sendable {
         )
         let builder = HTTPServerBuilder { httpResponder in
             try ClientCertificateTLSChannel(
-                HTTP1Channel(responder: httpResponder, configuration: .init(idleTimeout: .seconds(60))),
+                HTTP1Channel(responder: httpResponder,
+                             configuration: .init(additionalChannelHandlers: [CloseAfterResponseHandler()], idleTimeout: .seconds(60))),
                 tlsConfiguration: tls
             )
         }

@@ -23,6 +23,9 @@ struct ValidatedAuthorization: Codable, Sendable, Equatable {
     var claims: JSONValue?
     var loginHint: String?
     var profile: Profile
+    /// Every profile the request selects (their rules all applied); nil in interactions stored
+    /// before it existed, meaning `[profile]`.
+    var profiles: [Profile]?
     var profileReason: String
     /// Hash of the PAR `request_uri`, consumed when the code is issued.
     var parHash: String?
@@ -117,7 +120,7 @@ extension Engine {
         let namedScopes = parseScopes(roClaims?["scope"]) + parseScopes(params["scope"])
         let decision = selector().select(scopes: namedScopes, client: client.metadata)
         let profile = decision.profile
-        let requirements = ProfileRequirements.of(profile)
+        let requirements = ProfileRequirements.union(decision.profiles)
         if let roClaims {
             if requirements.requireSignedRequestObject {
                 // FAPI 1.0 Part 2 §5.2.2-10: only the request object's parameters are used.
@@ -192,8 +195,8 @@ extension Engine {
         guard client.metadata.responseTypes.contains(responseType) else {
             throw redirect(.unauthorizedClient("this client is not registered for response_type \(ErrorText.quoted(rtValue))"))
         }
-        guard service.supportedProfiles.contains(profile) else {
-            throw redirect(.invalidScope("the requested scopes select \(profile.displayName), which this service does not support"))
+        if let unsupported = decision.profiles.union([profile]).sorted().first(where: { !service.supportedProfiles.contains($0) }) {
+            throw redirect(.invalidScope("the requested scopes select \(unsupported.displayName), which this service does not support"))
         }
 
         // Scopes must be supported and allowed for the client.
@@ -220,7 +223,7 @@ extension Engine {
             nonce: params["nonce"], codeChallenge: params["code_challenge"], codeChallengeMethod: params["code_challenge_method"],
             viaPAR: pushed != nil || channel == .pushed, requestObject: requestObject, now: decisionTime, clockSkew: service.clockSkew)
         do {
-            try AuthorizationProfile.checks(for: profile, service: service).evaluate(facts)
+            try AuthorizationProfile.checks(for: decision.profiles, service: service).evaluate(facts)
         } catch {
             // A request object that breaks a rule is refused as invalid_request_object whatever the channel.
             throw redirect(error)
@@ -259,7 +262,7 @@ extension Engine {
             scopes: scopes, state: state, nonce: params["nonce"], codeChallenge: params["code_challenge"],
             codeChallengeMethod: params["code_challenge"] != nil ? (params["code_challenge_method"] ?? "plain") : nil,
             prompt: prompt, maxAge: maxAge, acrValues: acrValues, essentialACR: essentialACR, claims: claims,
-            loginHint: params["login_hint"], profile: profile, profileReason: decision.reason,
+            loginHint: params["login_hint"], profile: profile, profiles: decision.profiles.sorted(), profileReason: decision.reason,
             parHash: nil, dpopJKT: params["dpop_jkt"], browserHash: nil, redirectURIPresent: redirectPresent)
     }
 

@@ -28,7 +28,7 @@ extension Engine {
                 }
             }
             profile = validated.profile
-            try enforceClientAuthProfile(auth, profile: validated.profile)
+            try enforceClientAuthProfile(auth, profiles: Set(validated.profiles ?? [validated.profile]))
             let requestURI = Self.parURNPrefix + random.token(bits: 256)
             let lifetime = service.lifetimes.pushedRequest
             do {

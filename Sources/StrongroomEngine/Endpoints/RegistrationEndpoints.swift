@@ -97,6 +97,9 @@ extension Engine {
                     return registrationResponse(updated, secret: nil, registrationToken: nil, status: 200)
                 } catch let refused as RegistrationRefused {
                     throw refused.oauthError
+                } catch StorageError.notFound {
+                    // Deleted while this update was in flight (RFC 7592 §2.2: the token died with it).
+                    throw OAuthError(.invalidToken, "the registration access token is not valid for this client", status: 401)
                 } catch { throw OAuthError.serverError(detail: "update: \(error)") }
             case "DELETE":
                 _ = try? await clients.remove(clientID: clientID)

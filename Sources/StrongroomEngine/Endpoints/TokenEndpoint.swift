@@ -38,9 +38,18 @@ extension Engine {
         }
     }
 
+    /// Every profile a token request falls under: the ones its scopes select for this client (as
+    /// at the authorization endpoint) and the one recorded when the code or token was issued.
+    func profiles(scopes: [String], client: ClientMetadata, recorded: Profile) -> Set<Profile> {
+        var set = selector().select(scopes: scopes, client: client).profiles
+        set.insert(recorded)
+        if set.count > 1 { set.remove(.oauth) }
+        return set
+    }
+
     /// The certificate thumbprint a token must be bound to, if any (RFC 8705 §3).
-    func certificateBinding(_ auth: AuthenticatedClient, profile: Profile) throws(OAuthError) -> String? {
-        let required = ProfileRequirements.of(profile).requireSenderConstrainedTokens
+    func certificateBinding(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) -> String? {
+        let required = ProfileRequirements.union(profiles).requireSenderConstrainedTokens
         let wanted = service.tlsClientCertificateBoundAccessTokens && auth.client.metadata.tlsClientCertificateBoundAccessTokens
         guard wanted || required else { return nil }
         guard let cert = auth.certificate else {
@@ -91,8 +100,9 @@ extension Engine {
         } else if verifier != nil {
             throw OAuthError.invalidGrant("code_verifier was sent but no code_challenge was in the authorization request")
         }
-        try enforceClientAuthProfile(auth, profile: record.profile)
-        let binding = try certificateBinding(auth, profile: record.profile)
+        let selected = profiles(scopes: record.scopes, client: auth.client.metadata, recorded: record.profile)
+        try enforceClientAuthProfile(auth, profiles: selected)
+        let binding = try certificateBinding(auth, profiles: selected)
         if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {
             throw OAuthError.invalidGrant("the user has revoked this authorization")
         }
@@ -117,7 +127,8 @@ extension Engine {
         if try await isLineageRevoked(Self.lineages(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
             throw OAuthError.invalidGrant("the refresh token is no longer valid")
         }
-        try enforceClientAuthProfile(auth, profile: record.profile)
+        let selected = profiles(scopes: record.scopes, client: auth.client.metadata, recorded: record.profile)
+        try enforceClientAuthProfile(auth, profiles: selected)
         // Scope narrowing only (RFC 6749 §6).
         var scopes = record.scopes
         if let requested = try form.single("scope") {
@@ -142,7 +153,7 @@ extension Engine {
                 throw OAuthError.invalidGrant("the refresh token is invalid")
             }
         }
-        let binding = try certificateBinding(auth, profile: record.profile)
+        let binding = try certificateBinding(auth, profiles: selected)
         var body = try await issueTokens(auth: auth, subject: record.subject, scopes: scopes, codeID: record.codeID, grantID: record.grantID,
                                          familyID: record.familyID, binding: binding, profile: record.profile, authTime: record.authTime,
                                          acr: record.acr, nonce: nil, claimsRequest: record.claimsRequest,
@@ -161,9 +172,10 @@ extension Engine {
             if let allowed = auth.client.metadata.allowedScopes, !allowed.contains(s) { throw OAuthError.invalidScope("scope \(ErrorText.quoted(s)) is not allowed for this client") }
             if s == "openid" { throw OAuthError.invalidScope("openid cannot be requested with client_credentials") }
         }
-        let profile = selector().select(scopes: scopes, client: auth.client.metadata).profile
-        try enforceClientAuthProfile(auth, profile: profile)
-        let binding = try certificateBinding(auth, profile: profile)
+        let decision = selector().select(scopes: scopes, client: auth.client.metadata)
+        let profile = decision.profile
+        try enforceClientAuthProfile(auth, profiles: decision.profiles)
+        let binding = try certificateBinding(auth, profiles: decision.profiles)
         return (try await issueTokens(auth: auth, subject: nil, scopes: scopes, codeID: nil, grantID: nil, familyID: nil, binding: binding,
                                       profile: profile, authTime: nil, acr: nil, nonce: nil, claimsRequest: nil, withIDToken: false,
                                       withRefresh: false), profile)

@@ -192,6 +192,12 @@ extension Engine {
             if let needed = record.scopes.compactMap({ service.scope(named: $0)?.profile }).max(), record.profile < needed {
                 throw OAuthError(.invalidToken, "the access token was not issued under the profile its scopes require", status: 401)
             }
+            // The rules of every profile its scopes select hold here too (their union): a token
+            // that any of them requires to be sender-constrained must be.
+            let selected = Set(record.scopes.compactMap { service.scope(named: $0)?.profile })
+            if ProfileRequirements.union(selected).requireSenderConstrainedTokens, record.certificateThumbprint == nil, record.dpopJKT == nil {
+                throw OAuthError(.invalidToken, "the access token must be sender-constrained for the profiles its scopes select", status: 401)
+            }
             switch (request.method, request.path.hasSuffix("/api/payments")) {
             case ("GET", false):
                 guard !fapiScopes.isEmpty else { throw OAuthError(.insufficientScope, "a scope with fapi=r or fapi=rw is required", status: 403) }

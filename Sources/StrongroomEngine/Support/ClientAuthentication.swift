@@ -202,7 +202,13 @@ extension Engine {
 
     /// Applies the profile's client-authentication rules once the profile of the request is known.
     func enforceClientAuthProfile(_ auth: AuthenticatedClient, profile: Profile) throws(OAuthError) {
-        let r = ProfileRequirements.of(profile)
+        try enforceClientAuthProfile(auth, profiles: [profile])
+    }
+
+    /// The client-authentication rules of every selected profile (their union).
+    func enforceClientAuthProfile(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) {
+        let r = ProfileRequirements.union(profiles)
+        let profile = r.profile
         if auth.method == .none {
             if !r.allowsPublicClients {
                 throw OAuthError(.invalidClient, "Public clients are not allowed for \(profile.displayName).", rule: "RejectPublicClients")

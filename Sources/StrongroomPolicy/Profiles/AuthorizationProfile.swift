@@ -3,7 +3,14 @@ import StrongroomCore
 /// The authorization endpoint's ordered checks for each profile, built from `ProfileRequirements`.
 public enum AuthorizationProfile {
     public static func checks(for profile: Profile, service: ServiceSettings) -> CheckList<AuthorizationFacts> {
-        let r = ProfileRequirements.of(profile)
+        checks(for: [profile], service: service)
+    }
+
+    /// The checks of a request that selects all of `profiles`: built from their union, so each
+    /// profile's checks are all present.
+    public static func checks(for profiles: Set<Profile>, service: ServiceSettings) -> CheckList<AuthorizationFacts> {
+        let r = ProfileRequirements.union(profiles)
+        let profile = r.profile
         var list: [any Check<AuthorizationFacts>] = []
         if !r.allowsPublicClients { list.append(RejectPublicClients(clause: profile == .fapi1Advanced ? "FAPI 1.0 Part 2 §5.2.2-16" : "FAPI 2.0 Security Profile §5.3.2.1")) }
         if r.requirePAR { list.append(RequirePushedAuthorizationRequest()) }

@@ -11,6 +11,13 @@ public struct ProfileRequirements: Sendable, Equatable {
         case requiredS256
         /// S256 required for public clients and for PAR; otherwise optional but S256 only (FAPI 1.0 Part 2 §5.2.2-18).
         case requiredS256ForPublicOrPAR
+
+        /// The stricter of two PKCE rules.
+        static func strictest(_ a: PKCE, _ b: PKCE) -> PKCE {
+            if a == .requiredS256 || b == .requiredS256 { return .requiredS256 }
+            if a == .requiredS256ForPublicOrPAR || b == .requiredS256ForPublicOrPAR { return .requiredS256ForPublicOrPAR }
+            return .optional
+        }
     }
 
     public var profile: Profile
@@ -139,6 +146,46 @@ public struct ProfileRequirements: Sendable, Equatable {
         r.requestObjectMaxLifetime = 3600
         return r
     }()
+
+    /// What a request that selects all of `profiles` must meet: every rule of every one of them.
+    /// Flags that demand something are OR-ed, lists of what is permitted are intersected, limits
+    /// take the tightest value; `profile` is the strictest, for labels and clause names. So a
+    /// request selecting several profiles is never held to fewer rules than any one of them.
+    public static func union(_ profiles: some Sequence<Profile>) -> ProfileRequirements {
+        let list = Array(Set(profiles)).sorted()
+        guard var r = list.last.map(ProfileRequirements.of) else { return .oauth }
+        for other in list.dropLast().map(ProfileRequirements.of) {
+            r.clientAuthMethods = r.clientAuthMethods.filter(other.clientAuthMethods.contains)
+            r.allowsPublicClients = r.allowsPublicClients && other.allowsPublicClients
+            switch (r.signingAlgorithms, other.signingAlgorithms) {
+            case (nil, let b): r.signingAlgorithms = b
+            case (let a?, let b?): r.signingAlgorithms = a.filter(b.contains)
+            default: break
+            }
+            r.minimumRSABits = max(r.minimumRSABits, other.minimumRSABits)
+            r.minimumECBits = max(r.minimumECBits, other.minimumECBits)
+            r.requireHTTPSRedirectURIs = r.requireHTTPSRedirectURIs || other.requireHTTPSRedirectURIs
+            r.requireRedirectURIInRequest = r.requireRedirectURIInRequest || other.requireRedirectURIInRequest
+            r.pkce = PKCE.strictest(r.pkce, other.pkce)
+            r.requireStateWithoutOpenID = r.requireStateWithoutOpenID || other.requireStateWithoutOpenID
+            r.requireNonceForFrontChannelIDToken = r.requireNonceForFrontChannelIDToken || other.requireNonceForFrontChannelIDToken
+            r.requireNonceWithOpenID = r.requireNonceWithOpenID || other.requireNonceWithOpenID
+            r.requireSignedRequestObject = r.requireSignedRequestObject || other.requireSignedRequestObject
+            r.requestObjectMaxLifetime = [r.requestObjectMaxLifetime, other.requestObjectMaxLifetime].compactMap { $0 }.min()
+            switch (r.responseTypes, other.responseTypes) {
+            case (nil, let b): r.responseTypes = b
+            case (let a?, let b?): r.responseTypes = a.filter(b.contains)
+            default: break
+            }
+            r.codeRequiresJARM = r.codeRequiresJARM || other.codeRequiresJARM
+            r.requireSenderConstrainedTokens = r.requireSenderConstrainedTokens || other.requireSenderConstrainedTokens
+            r.requirePAR = r.requirePAR || other.requirePAR
+            r.maxCodeLifetime = [r.maxCodeLifetime, other.maxCodeLifetime].compactMap { $0 }.min()
+            r.assertionAudienceMustBeIssuer = r.assertionAudienceMustBeIssuer || other.assertionAudienceMustBeIssuer
+            r.requireIssResponseParameter = r.requireIssResponseParameter || other.requireIssResponseParameter
+        }
+        return r
+    }
 
     /// The algorithms this profile permits, intersected with what the service offers.
     public func permitted(_ offered: [JWSAlgorithm]) -> [JWSAlgorithm] {

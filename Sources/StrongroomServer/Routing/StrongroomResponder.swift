@@ -66,15 +66,23 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
         let path = request.uri.path
 
         let endpoint: Endpoint
-        let result: EngineResponse
-        switch routes.match(method: method, path: path) {
-        case .notFound:
-            (endpoint, result) = (.unmatched, HTTPResponses.notFound)
-        case .methodNotAllowed(let allowed):
-            (endpoint, result) = (.unmatched, HTTPResponses.methodNotAllowed(allowed: allowed))
-        case .endpoint(let e, let clientID):
-            endpoint = e
-            result = await handle(e, clientID: clientID, request: request, context: context, interactionID: interactionID)
+        var result: EngineResponse
+        if request.method == .connect {
+            // CONNECT would turn the connection into a tunnel: refused with a framed answer, and the
+            // connection closed, so neither side waits for bytes that never come.
+            (endpoint, result) = (.unmatched, HTTPResponses.methodNotAllowed(allowed: []))
+            result.headers.removeAll { $0.name == "Allow" }
+            result.headers.append(Param("Connection", "close"))
+        } else {
+            switch routes.match(method: method, path: path) {
+            case .notFound:
+                (endpoint, result) = (.unmatched, HTTPResponses.notFound)
+            case .methodNotAllowed(let allowed):
+                (endpoint, result) = (.unmatched, HTTPResponses.methodNotAllowed(allowed: allowed))
+            case .endpoint(let e, let clientID):
+                endpoint = e
+                result = await handle(e, clientID: clientID, request: request, context: context, interactionID: interactionID)
+            }
         }
 
         let elapsed = ContinuousClock.now - start
@@ -205,10 +213,11 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             logger.notice("client certificate could not be parsed", metadata: ["fapi.interaction_id": .string(interactionID)])
         }
 
+        let parsedQuery = FormCoding.decode(request.uri.query ?? "")
         var transport = TransportRequest(
             method: request.method.rawValue,
             path: routes.relativePath(request.uri.path) ?? request.uri.path,
-            query: FormCoding.decode(request.uri.query ?? ""),
+            query: parsedQuery ?? [],
             headers: headers,
             body: body,
             clientCertificate: certificate,
@@ -216,6 +225,7 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             listener: listener,
             interactionID: interactionID
         )
+        transport.queryIsMalformed = parsedQuery == nil
         transport.browserBinding = SessionCookie.value(named: BrowserCookie.name, fromCookieHeaders: transport.headers("cookie"))
         return transport
     }

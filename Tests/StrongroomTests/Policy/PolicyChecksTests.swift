@@ -150,19 +150,69 @@ import Testing
         #expect(refusal(RequireOpenIDForIDToken(), Self.facts(scopes: ["payments"]))?.code == .invalidRequest)
     }
 
-    @Test(arguments: [Profile.oauth, .fapi1Baseline, .fapi1Advanced, .fapi2Security, .fapi2MessageSigning])
+    /// `r` demands at least what `a` demands, field by field.
+    static func atLeastAsStrict(_ r: ProfileRequirements, _ a: ProfileRequirements) -> [String] {
+        var loosened: [String] = []
+        func need(_ ok: Bool, _ field: String) { if !ok { loosened.append(field) } }
+        let all = JWSAlgorithm.allCases
+        need(Set(r.clientAuthMethods).isSubset(of: Set(a.clientAuthMethods)), "clientAuthMethods")
+        need(a.allowsPublicClients || !r.allowsPublicClients, "allowsPublicClients")
+        need(Set(r.signingAlgorithms ?? all).isSubset(of: Set(a.signingAlgorithms ?? all)), "signingAlgorithms")
+        need(r.minimumRSABits >= a.minimumRSABits && r.minimumECBits >= a.minimumECBits, "key sizes")
+        for (name, kp) in [("requireHTTPSRedirectURIs", \ProfileRequirements.requireHTTPSRedirectURIs),
+                           ("requireRedirectURIInRequest", \.requireRedirectURIInRequest),
+                           ("requireStateWithoutOpenID", \.requireStateWithoutOpenID),
+                           ("requireNonceForFrontChannelIDToken", \.requireNonceForFrontChannelIDToken),
+                           ("requireNonceWithOpenID", \.requireNonceWithOpenID), ("requireSignedRequestObject", \.requireSignedRequestObject),
+                           ("codeRequiresJARM", \.codeRequiresJARM), ("requireSenderConstrainedTokens", \.requireSenderConstrainedTokens),
+                           ("requirePAR", \.requirePAR), ("assertionAudienceMustBeIssuer", \.assertionAudienceMustBeIssuer),
+                           ("requireIssResponseParameter", \.requireIssResponseParameter)] {
+            need(!a[keyPath: kp] || r[keyPath: kp], name)
+        }
+        func rank(_ p: ProfileRequirements.PKCE) -> Int { p == .requiredS256 ? 2 : p == .requiredS256ForPublicOrPAR ? 1 : 0 }
+        need(rank(r.pkce) >= rank(a.pkce), "pkce")
+        if let limit = a.requestObjectMaxLifetime { need((r.requestObjectMaxLifetime ?? .max) <= limit, "requestObjectMaxLifetime") }
+        if let limit = a.maxCodeLifetime { need((r.maxCodeLifetime ?? .max) <= limit, "maxCodeLifetime") }
+        need(Set(r.responseTypes ?? ResponseType.allCases).isSubset(of: Set(a.responseTypes ?? ResponseType.allCases)), "responseTypes")
+        return loosened
+    }
+
+    /// Item 11 / "profiles only tighten": a request selecting several profiles gets every rule of
+    /// each one (checks by name and requirements field by field), for every pair of profiles.
+    @Test(arguments: Profile.allCases)
     func profilesOnlyTighten(_ profile: Profile) {
-        // A stricter profile never drops a check of a weaker one it builds on.
         let service = ServiceSettings(issuer: Self.issuer)
-        let names = Set(AuthorizationProfile.checks(for: profile, service: service).names)
-        if profile >= .fapi1Baseline && profile != .fapi2Security && profile != .fapi2MessageSigning {
-            #expect(names.isSuperset(of: ["RequireRedirectURIInRequest", "RequireHTTPSRedirectURI", "RequirePKCES256", "RequireStateWithoutOpenID"]))
+        func names(_ set: Set<Profile>) -> Set<String> { Set(AuthorizationProfile.checks(for: set, service: service).names) }
+        // Every profile keeps the checks every request gets.
+        #expect(names([profile]).isSuperset(of: names([.oauth])), "\(profile)")
+        #expect(names([profile]).isSuperset(of: ["RequirePKCEForPublicClients", "RequirePKCES256", "RefusePlainPKCEUnlessAllowed", "RequireOpenIDForIDToken"]))
+        for other in Profile.allCases {
+            let union = ProfileRequirements.union([profile, other])
+            #expect(names([profile, other]).isSuperset(of: names([profile]).union(names([other]))), "\(profile) + \(other)")
+            #expect(Self.atLeastAsStrict(union, .of(profile)) == [], "\(profile) + \(other) loosens \(profile)")
+            #expect(Self.atLeastAsStrict(union, .of(other)) == [], "\(profile) + \(other) loosens \(other)")
+            #expect(union.profile == max(profile, other))
         }
         if profile == .fapi1Advanced {
-            #expect(names.isSuperset(of: ["RequireSignedRequestObject", "RequireRequestObjectExp", "RequireRequestObjectNbf",
-                                          "RequireRequestObjectLifetime", "RequireRequestObjectAudience", "RejectPublicClients",
-                                          "RequireProfileResponseType", "RequireRequestObjectAlgorithm"]))
+            #expect(names([profile]).isSuperset(of: ["RequireSignedRequestObject", "RequireRequestObjectExp", "RequireRequestObjectNbf",
+                                                     "RequireRequestObjectLifetime", "RequireRequestObjectAudience", "RejectPublicClients",
+                                                     "RequireProfileResponseType", "RequireRequestObjectAlgorithm"]))
         }
+    }
+
+    /// Baseline needs PKCE for every code request, Advanced only for PAR or public clients: a
+    /// request selecting both needs it always (the union), not Advanced's rule alone.
+    @Test func baselineAndAdvancedTogetherNeedPKCE() {
+        let service = ServiceSettings(issuer: Self.issuer)
+        let advancedOnly = AuthorizationProfile.checks(for: [.fapi1Advanced], service: service)
+        let both = AuthorizationProfile.checks(for: [.fapi1Advanced, .fapi1Baseline], service: service)
+        let noPKCE = Self.facts(scopes: ["openid", "accounts", "payments"], challenge: nil, method: nil)
+        #expect(throws: Never.self) { try advancedOnly.evaluate(noPKCE) }
+        #expect(throws: OAuthError.self) { try both.evaluate(noPKCE) }
+        do { try both.evaluate(noPKCE) } catch {
+            #expect(error.code == .invalidRequest && error.errorDescription == "code_challenge is required (PKCE with S256)")
+        }
+        #expect(throws: Never.self) { try both.evaluate(Self.facts(scopes: ["openid", "accounts", "payments"])) }
     }
 }
 
