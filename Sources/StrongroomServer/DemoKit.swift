@@ -19,13 +19,15 @@ public enum DemoKit {
     public static let demoPassword = "wonderland-demo"
     /// The OpenID Foundation conformance suite's redirect URI for a test plan alias `strongroom`.
     public static let conformanceSuiteRedirectURI = "https://localhost.emobix.co.uk:8443/test/a/strongroom/callback"
+    /// The kit's TEST key-encryption key (`keys.encryption_key_file`), beside the configuration.
+    public static let keyEncryptionKeyFile = "encryption.test.key"
 
     /// Every file the kit writes, relative to its folder.
     public static let fileNames = [
         "ca.pem", "ca.key.pem", "server.pem", "server.key.pem",
         "client1.pem", "client1.key.pem", "client1.jwks.json", "client1.public.jwks.json",
         "client2.pem", "client2.key.pem", "client2.jwks.json", "client2.public.jwks.json",
-        configurationFile, "README.txt",
+        keyEncryptionKeyFile, configurationFile, "README.txt",
     ]
 
     public struct Options: Sendable {
@@ -100,6 +102,7 @@ public enum DemoKit {
 
         let secrets = Secrets(
             secretHashKey: Data(random.bytes(32)).base64EncodedString(),
+            keyEncryptionKey: Data(random.bytes(32)).base64EncodedString(),
             adminToken: random.token(bits: 256),
             initialAccessToken: random.token(bits: 256),
             plainClientSecret: random.token(bits: 256))
@@ -136,6 +139,7 @@ public enum DemoKit {
             ("client2.key.pem", pem(client2.privateKeyPEM, "Private key of \(fapiClient2) (EC P-256): mTLS and request objects."), true),
             ("client2.jwks.json", try json(JWKSet(keys: [keys2.privateJWK]).json), true),
             ("client2.public.jwks.json", try json(JWKSet(keys: [keys2.publicJWK]).json), false),
+            (keyEncryptionKeyFile, keyEncryptionKeyText(secrets.keyEncryptionKey), true),
             (configurationFile, yaml, true),
             ("README.txt", readme(options: options, config: config, subjectDN2: subjectDN2), false),
         ]
@@ -162,9 +166,33 @@ public enum DemoKit {
 
     struct Secrets {
         var secretHashKey: String
+        var keyEncryptionKey: String
         var adminToken: String
         var initialAccessToken: String
         var plainClientSecret: String
+    }
+
+    /// The TEST key-encryption key file: comment lines marking it, then the base64 key.
+    static func keyEncryptionKeyText(_ base64: String) -> String {
+        KeySettings.keyFileText(base64: base64, comment: [
+            "DEMO / TEST MATERIAL - NOT FOR PRODUCTION.",
+            "Key encryption key (AES-256) of this demo kit: the server's signing keys and client_secret_jwt",
+            "secrets are stored encrypted under it in strongroom.sqlite (keys.encryption_key_file).",
+            "Written by `strongroom demo init`; see README.txt in this folder.",
+        ])
+    }
+
+    /// Writes a fresh TEST key-encryption key file into a kit written before encryption at rest
+    /// (unless one is there already); returns its path.
+    public static func addKeyEncryptionKey(toKitIn directory: String, random: any RandomSource = SystemRandom()) throws -> String {
+        let url = URL(fileURLWithPath: directory).standardizedFileURL.appendingPathComponent(keyEncryptionKeyFile)
+        if !FileManager.default.fileExists(atPath: url.path) {
+            let text = keyEncryptionKeyText(Data(random.bytes(32)).base64EncodedString())
+            guard FileManager.default.createFile(atPath: url.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+            }
+        }
+        return url.path
     }
 
     // MARK: - Configuration
@@ -229,7 +257,8 @@ public enum DemoKit {
 
         return StrongroomConfiguration(
             service: service, server: server, database: DatabaseSettings(url: "sqlite:strongroom.sqlite"),
-            admin: AdminSettings(token: secrets.adminToken), secretHashKey: secrets.secretHashKey, logLevel: "info",
+            admin: AdminSettings(token: secrets.adminToken), keys: KeySettings(encryptionKeyFile: keyEncryptionKeyFile),
+            secretHashKey: secrets.secretHashKey, logLevel: "info",
             clients: [
                 SeedClient(clientID: fapiClient1, metadata: fapi1),
                 SeedClient(clientID: fapiClient2, metadata: fapi2),
@@ -333,6 +362,15 @@ public enum DemoKit {
         }
         root.append(.init("metrics", .map([.init("public", .bool(c.metrics.isPublic))]),
                           comment: "GET /metrics needs the admin token unless public is true."))
+        var keysMap: [YAMLEntry] = []
+        if let v = c.keys.encryptionKey { keysMap.append(.init("encryption_key", .string(v))) }
+        if let f = c.keys.encryptionKeyFile {
+            keysMap.append(.init("encryption_key_file", .string(f), comment: "DEMO/TEST key encryption key, relative to this file."))
+        }
+        if !c.keys.previousEncryptionKeys.isEmpty { keysMap.append(.init("previous_encryption_keys", strings(c.keys.previousEncryptionKeys))) }
+        if !c.keys.previousEncryptionKeyFiles.isEmpty { keysMap.append(.init("previous_encryption_key_files", strings(c.keys.previousEncryptionKeyFiles))) }
+        root.append(.init("keys", .map(keysMap),
+                          comment: "Server signing keys and client_secret_jwt secrets are stored encrypted under this key (docs/operations.md)."))
         root += [
             .init("secret_hash_key", .string(c.secretHashKey), comment: "DEMO key for hashing stored secrets and tokens (base64, 32 bytes)."),
             .init("log_level", .string(c.logLevel)),
@@ -408,6 +446,9 @@ public enum DemoKit {
                                   DEMO admin token (admin.token), the DEMO initial access token for
                                   Dynamic Client Registration (service.registration.initial_access_tokens),
                                   demo-plain's client secret, the secret_hash_key, and the user alice.
+        encryption.test.key       TEST key encryption key (keys.encryption_key_file): the server's
+                                  signing keys and client_secret_jwt secrets are stored encrypted
+                                  under it. Without it strongroom.sqlite cannot be used.
         strongroom.sqlite         The database, created on first start (delete it to start afresh).
         ca.pem / ca.key.pem       Demo certificate authority. It issued the server certificate and
                                   both client certificates, and the server trusts it for client

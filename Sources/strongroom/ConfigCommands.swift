@@ -43,6 +43,9 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         for (key, path) in files where !FileManager.default.isReadableFile(atPath: path) {
             out.append("\(key): cannot read \(path)")
         }
+        // The key-encryption key: configured, readable, 32 bytes (whether it opens the database's
+        // secrets is checked when serve, migrate or keys rekey open it).
+        do { _ = try CLI.keyRing(config) } catch { out.append("\(error)") }
         for v in ServiceConformance(service: config.service).violations() {
             out.append("service.\(v.field): \(v.message)")
         }

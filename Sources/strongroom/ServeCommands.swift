@@ -47,17 +47,20 @@ struct ServeCommand: AsyncParsableCommand {
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Create or upgrade the database schema (also done by serve on start).")
+        abstract: "Create or upgrade the database schema (also done by serve on start).",
+        discussion: "Needs the key encryption key (keys.encryption_key_file): upgrading a database from before encryption at rest encrypts its stored secrets.")
 
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
         try await CLI.guarded {
             let config = try CLI.loadConfiguration(options.config)
-            let storage = try await SQLStorage.open(
-                url: config.database.url, poolSize: config.database.poolSize, logger: Logger(label: "strongroom"))
+            let ring = try CLI.keyRing(config)
+            let logger = Logger(label: "strongroom")
+            let storage = try await CLI.openStorage(config, ring: ring, logger: logger)
             do {
                 try await storage.migrate()
+                try await CLI.checkSealedSecrets(storage, ring: ring, logger: logger)
                 let version = try await storage.schemaVersion()
                 try await storage.shutdown()
                 print("migrated \(redactedDatabaseURL(config.database.url)) to schema version \(version)")
@@ -118,6 +121,13 @@ struct DemoServeCommand: AsyncParsableCommand {
                 print("")
             }
             var config = try CLI.loadConfiguration(path)
+            if !config.keys.hasEncryptionKey {
+                // A kit written before encryption at rest: give it a test KEK file of its own.
+                config.keys.encryptionKeyFile = try DemoKit.addKeyEncryptionKey(toKitIn: dir)
+                CLI.printError("note: the demo kit in \(dir) predates key encryption at rest; wrote a TEST key encryption key to "
+                    + "\(config.keys.encryptionKeyFile ?? "") (add `keys: {encryption_key_file: \(DemoKit.keyEncryptionKeyFile)}` to its "
+                    + "strongroom.yaml to use it with `strongroom serve`, or remake the kit with `strongroom demo init \(dir) --force`).")
+            }
             // Demo mode: the demo pages are served even for a kit written before `server.demo_pages` existed.
             config.server.demoPages = true
             if let host { config.server.host = host; config.server.mtlsAlias?.host = host }

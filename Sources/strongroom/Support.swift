@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import StrongroomCore
 import StrongroomEngine
+import StrongroomJOSE
 import StrongroomStorage
 
 #if canImport(Glibc)
@@ -49,14 +50,15 @@ enum CLI {
     }
     private static let loggingState = LoggingState()
 
-    /// Structured logs to stderr (`key=value` metadata). swift-log allows one bootstrap per process.
+    /// Structured logs to stderr (`key=value` metadata, caller-chosen text escaped: `LogLineHandler`).
+    /// swift-log allows one bootstrap per process.
     static func bootstrapLogging(level: String) {
         let logLevel = Logger.Level(rawValue: level) ?? .info
         loggingState.lock.withLock {
             guard !loggingState.bootstrapped else { return }
             loggingState.bootstrapped = true
             LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
+                var handler = LogLineHandler(label: label)
                 handler.logLevel = logLevel
                 return handler
             }
@@ -85,6 +87,10 @@ enum CLI {
         } catch let error as ConfigurationError {
             printError("configuration error: \(error)")
             throw configurationExit
+        } catch let error as SealingError {
+            // A stored secret the configured key-encryption keys cannot open: the keys are at fault.
+            printError("configuration error: keys: \(error)")
+            throw configurationExit
         } catch let error as RegistrationRefused {
             printRefusal(error.violations.map(\.description))
             throw violationsExit
@@ -102,23 +108,69 @@ enum CLI {
         for line in lines { print("- \(line)") }
     }
 
-    /// Opens the configured database, migrates it, starts the engine (without seeding unless asked),
-    /// runs `body`, and shuts everything down again whatever happens.
+    // MARK: Key encryption
+
+    /// The configured key-encryption keys (`keys`, plus `extraPrevious` files), or a configuration
+    /// error naming `keys.encryption_key_file` when there is no current one: every command that
+    /// opens the database needs it, the demo kit included (it writes a test KEK file).
+    static func keyRing(_ config: StrongroomConfiguration, extraPrevious: [String] = []) throws -> KeyEncryptionKeyRing {
+        guard let ring = try KeyEncryptionKeyRing.configured(config.keys, extraPrevious: extraPrevious) else {
+            throw ConfigurationError(key: "keys.encryption_key_file", message: KeySettings.missingKeyMessage)
+        }
+        return ring
+    }
+
+    /// Opens the configured database with its key-encryption keys (not migrated yet).
+    static func openStorage(_ config: StrongroomConfiguration, ring: KeyEncryptionKeyRing, logger: Logger) async throws -> SQLStorage {
+        try await SQLStorage.open(url: config.database.url, poolSize: config.database.poolSize, sealer: ring, logger: logger)
+    }
+
+    /// Opens every stored secret once: a secret the keys cannot open (wrong KEK, missing previous
+    /// KEK, value moved between rows, unencrypted value) stops the command with a configuration
+    /// error (exit 2) before anything is served. Secrets still under a previous KEK are only logged.
+    static func checkSealedSecrets(_ storage: SQLStorage, ring: KeyEncryptionKeyRing, logger: Logger) async throws {
+        let report = try await storage.sealedSecretsReport()
+        if !report.problems.isEmpty {
+            let shown = report.problems.prefix(10).map { "  - \($0)" }
+            let more = report.problems.count > 10 ? ["  - … and \(report.problems.count - 10) more"] : []
+            let unencryptedOnly = report.problems.allSatisfy { if case .notSealed = $0 { true } else { false } }
+            let advice = unencryptedOnly
+                ? "encrypt them with `strongroom keys rekey --config FILE`"
+                : "configure the key they were encrypted under (keys.previous_encryption_key_files, or --old-key-file for `keys rekey`), or restore the right key file"
+            throw ConfigurationError(
+                key: "keys.encryption_key_file",
+                message: "\(report.problems.count) of \(report.total) stored secrets cannot be used with the configured key encryption keys "
+                    + "(current \(ring.currentKeyID)\(ring.previous.isEmpty ? "" : ", previous " + ring.previous.map(\.id).joined(separator: ", "))); "
+                    + advice + ":\n" + (shown + more).joined(separator: "\n"))
+        }
+        let behind = report.underOtherKeys(than: ring.currentKeyID)
+        if behind > 0 {
+            logger.warning("stored secrets are still encrypted under a previous key encryption key; run `strongroom keys rekey`",
+                           metadata: ["count": "\(behind)", "current_kek_id": "\(ring.currentKeyID)"])
+        }
+    }
+
+    /// Opens the configured database, migrates it, checks its encrypted secrets, starts the engine
+    /// (without seeding unless asked), runs `body`, and shuts everything down again whatever happens.
+    /// `databaseURL: "sqlite::memory:"` is a throw-away database for checks, under a throw-away KEK.
     static func withEngine<T: Sendable>(
         _ config: StrongroomConfiguration, seed: Bool = false, databaseURL: String? = nil,
         _ body: (Engine) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "strongroom")
         var engineLogger = Logger(label: "strongroom.engine")
-        if databaseURL == "sqlite::memory:" {
+        let scratch = databaseURL == "sqlite::memory:"
+        if scratch {
             // A throw-away database for checks: its migrations and fresh keys are not news.
             logger.logLevel = max(logger.logLevel, .warning)
             engineLogger.logLevel = max(engineLogger.logLevel, .warning)
         }
+        let ring = scratch ? KeyEncryptionKeyRing(current: .generate()) : try keyRing(config)
         let storage = try await SQLStorage.open(
-            url: databaseURL ?? config.database.url, poolSize: config.database.poolSize, logger: logger)
+            url: databaseURL ?? config.database.url, poolSize: config.database.poolSize, sealer: ring, logger: logger)
         do {
             try await storage.migrate()
+            if !scratch { try await checkSealedSecrets(storage, ring: ring, logger: logger) }
             let engine = try await Engine.start(
                 configuration: config, storage: storage, logger: engineLogger, seed: seed)
             do {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import StrongroomCore
+import Logging
 import StrongroomEngine
+import StrongroomJOSE
 import StrongroomStorage
 
 /// `strongroom users add|list|remove`
@@ -112,7 +114,7 @@ struct UsersRemoveCommand: AsyncParsableCommand {
     }
 }
 
-/// `strongroom keys list|rotate|retire`
+/// `strongroom keys list|rotate|retire|rekey`
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
@@ -122,8 +124,10 @@ struct KeysCommand: AsyncParsableCommand {
         `rotate` stages a `next` key per algorithm (published, not signing); the second promotes it \
         to `active` and the old key to `retiring` (published for verification); `retire` stops \
         publishing `retiring` keys. Running servers pick the change up when they reload their keys.
+
+        `rekey` re-encrypts the stored private keys and client_secret_jwt secrets under the current         key encryption key (keys.encryption_key_file), after that key was changed.
         """,
-        subcommands: [KeysListCommand.self, KeysRotateCommand.self, KeysRetireCommand.self])
+        subcommands: [KeysListCommand.self, KeysRotateCommand.self, KeysRetireCommand.self, KeysRekeyCommand.self])
 
     static func table(_ keys: [SigningKeyRecord]) -> String {
         CLI.table(["KID", "ALG", "STATUS", "CREATED"], keys.map {
@@ -165,6 +169,48 @@ struct KeysRetireCommand: AsyncParsableCommand {
             let config = try CLI.loadConfiguration(options.config)
             let keys = try await CLI.withEngine(config) { engine in try await engine.keys.retire() }
             print(KeysCommand.table(keys))
+        }
+    }
+}
+
+/// `strongroom keys rekey --config FILE [--old-key-file FILE]…`
+struct KeysRekeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rekey",
+        abstract: "Re-encrypt every stored secret under the current key encryption key.",
+        discussion: """
+        Server private keys and client_secret_jwt secrets are stored encrypted under the key         encryption key (KEK) of keys.encryption_key_file. To change the KEK: make the new key the         current one, give the old one with --old-key-file (or keys.previous_encryption_key_files),         and run this. Every secret is opened with whichever configured key it names and sealed again         under the current key, in one transaction: if any secret cannot be opened nothing changes.         Secrets stored unencrypted (by an older version) are encrypted. Running it again changes         nothing. Afterwards the old key can be removed from the configuration. The signing keys         themselves (kid, key pair) stay the same.
+        """)
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(name: .customLong("old-key-file"), help: ArgumentHelp("A previous key encryption key file (repeatable).", valueName: "file"))
+    var oldKeyFiles: [String] = []
+
+    func run() async throws {
+        try await CLI.guarded {
+            let config = try CLI.loadConfiguration(options.config)
+            let ring = try CLI.keyRing(config, extraPrevious: oldKeyFiles)
+            let logger = Logger(label: "strongroom")
+            let storage = try await CLI.openStorage(config, ring: ring, logger: logger)
+            let summary: ResealSummary
+            do {
+                try await storage.migrate()
+                summary = try await storage.resealSecrets()
+                try await storage.shutdown()
+            } catch {
+                try? await storage.shutdown()
+                throw error
+            }
+            print("""
+                all stored secrets are encrypted under key encryption key \(summary.keyID): \
+                \(summary.resealed) re-encrypted from a previous key, \(summary.encrypted) encrypted from plain text, \
+                \(summary.unchanged) already under it
+                """)
+            if !ring.previous.isEmpty {
+                print("previous keys (\(ring.previous.map(\.id).joined(separator: ", "))) are no longer needed by this database; "
+                    + "keep them until every node runs with the new key, then remove them from the configuration")
+            }
         }
     }
 }

@@ -10,6 +10,8 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     public var admin: AdminSettings
     /// Who may read `/metrics`.
     public var metrics: MetricsSettings
+    /// The key-encryption key of the secrets kept recoverable in the database.
+    public var keys: KeySettings
     /// Base64 key for the keyed hash of client secrets and tokens. Must be shared by all nodes.
     public var secretHashKey: String
     public var logLevel: String
@@ -18,13 +20,14 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     public var users: [SeedUser]
 
     public init(service: ServiceSettings, server: ServerSettings, database: DatabaseSettings = .init(),
-                admin: AdminSettings = .init(), metrics: MetricsSettings = .init(), secretHashKey: String, logLevel: String = "info",
+                admin: AdminSettings = .init(), metrics: MetricsSettings = .init(), keys: KeySettings = .init(), secretHashKey: String, logLevel: String = "info",
                 clients: [SeedClient] = [], users: [SeedUser] = []) {
         self.service = service
         self.server = server
         self.database = database
         self.admin = admin
         self.metrics = metrics
+        self.keys = keys
         self.secretHashKey = secretHashKey
         self.logLevel = logLevel
         self.clients = clients
@@ -32,7 +35,7 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case service, server, database, admin, metrics, secretHashKey = "secret_hash_key", logLevel = "log_level", clients, users
+        case service, server, database, admin, metrics, keys, secretHashKey = "secret_hash_key", logLevel = "log_level", clients, users
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,6 +45,7 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
         database = try c.decodeIfPresent(DatabaseSettings.self, forKey: .database) ?? DatabaseSettings()
         admin = try c.decodeIfPresent(AdminSettings.self, forKey: .admin) ?? AdminSettings()
         metrics = try c.decodeIfPresent(MetricsSettings.self, forKey: .metrics) ?? MetricsSettings()
+        keys = try c.decodeIfPresent(KeySettings.self, forKey: .keys) ?? KeySettings()
         secretHashKey = try c.decode(String.self, forKey: .secretHashKey)
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
         clients = try c.decodeIfPresent([SeedClient].self, forKey: .clients) ?? []
@@ -256,6 +260,8 @@ extension StrongroomConfiguration {
         server.tlsCertificate = resolve(server.tlsCertificate)
         server.tlsPrivateKey = resolve(server.tlsPrivateKey)
         server.clientCATrustAnchors = server.clientCATrustAnchors.compactMap { resolve($0) }
+        keys.encryptionKeyFile = resolve(keys.encryptionKeyFile)
+        keys.previousEncryptionKeyFiles = keys.previousEncryptionKeyFiles.compactMap { resolve($0) }
         if database.url.hasPrefix("sqlite:"), !database.url.hasPrefix("sqlite::memory:") {
             let path = String(database.url.dropFirst("sqlite:".count))
             if let r = resolve(path) { database.url = "sqlite:" + r }
@@ -263,7 +269,10 @@ extension StrongroomConfiguration {
     }
 
     /// `STRONGROOM_ISSUER`, `STRONGROOM_DATABASE_URL`, `STRONGROOM_HOST`, `STRONGROOM_PORT`,
-    /// `STRONGROOM_MTLS_PORT`, `STRONGROOM_ADMIN_TOKEN`, `STRONGROOM_LOG_LEVEL`, `STRONGROOM_SECRET_HASH_KEY`.
+    /// `STRONGROOM_MTLS_PORT`, `STRONGROOM_ADMIN_TOKEN`, `STRONGROOM_LOG_LEVEL`, `STRONGROOM_SECRET_HASH_KEY`,
+    /// `STRONGROOM_KEY_ENCRYPTION_KEY` / `STRONGROOM_KEY_ENCRYPTION_KEY_FILE` (either replaces both
+    /// `keys.encryption_key` and `keys.encryption_key_file`), `STRONGROOM_PREVIOUS_KEY_ENCRYPTION_KEYS`
+    /// (comma-separated base64; replaces `keys.previous_encryption_keys`).
     public mutating func applyEnvironment(_ env: [String: String]) throws {
         if let v = env["STRONGROOM_ISSUER"] { service.issuer = v }
         if let v = env["STRONGROOM_DATABASE_URL"] { database.url = v }
@@ -279,6 +288,16 @@ extension StrongroomConfiguration {
         if let v = env["STRONGROOM_ADMIN_TOKEN"] { admin.token = v }
         if let v = env["STRONGROOM_LOG_LEVEL"] { logLevel = v }
         if let v = env["STRONGROOM_SECRET_HASH_KEY"] { secretHashKey = v }
+        switch (env["STRONGROOM_KEY_ENCRYPTION_KEY"], env["STRONGROOM_KEY_ENCRYPTION_KEY_FILE"]) {
+        case (.some, .some):
+            throw ConfigurationError(key: "STRONGROOM_KEY_ENCRYPTION_KEY", message: "give it or STRONGROOM_KEY_ENCRYPTION_KEY_FILE, not both")
+        case (.some(let v), nil): keys.encryptionKey = v; keys.encryptionKeyFile = nil
+        case (nil, .some(let p)): keys.encryptionKeyFile = p; keys.encryptionKey = nil
+        case (nil, nil): break
+        }
+        if let v = env["STRONGROOM_PREVIOUS_KEY_ENCRYPTION_KEYS"] {
+            keys.previousEncryptionKeys = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
     }
 
     /// Structural validation (the FAPI service checks live in StrongroomPolicy).
@@ -295,6 +314,9 @@ extension StrongroomConfiguration {
         guard server.tlsPrivateKey != nil else { throw ConfigurationError(key: "server.tls_private_key", message: "is required") }
         guard let key = Data(base64Encoded: secretHashKey), key.count >= 32 else {
             throw ConfigurationError(key: "secret_hash_key", message: "must be base64 of at least 32 random bytes")
+        }
+        if keys.encryptionKey != nil && keys.encryptionKeyFile != nil {
+            throw ConfigurationError(key: "keys.encryption_key", message: "give keys.encryption_key or keys.encryption_key_file, not both")
         }
         guard database.url.hasPrefix("sqlite:") || database.url.hasPrefix("postgres://") || database.url.hasPrefix("postgresql://") else {
             throw ConfigurationError(key: "database.url", message: "must start with sqlite: or postgres://")

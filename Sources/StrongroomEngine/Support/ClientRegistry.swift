@@ -108,9 +108,21 @@ public struct ClientRegistry: Sendable {
         guard var client = try await storage.client(id: clientID) else { throw StorageError.notFound(clientID) }
         let violations = validate(metadata)
         guard violations.isEmpty else { throw RegistrationRefused(violations: violations) }
-        if metadata.tokenEndpointAuthMethod.usesSharedSecret && client.secretHash == nil {
+        let method = metadata.tokenEndpointAuthMethod
+        if method.usesSharedSecret && client.secretHash == nil {
             throw RegistrationRefused(violations: [Violation(profile: .oauth, field: "token_endpoint_auth_method", message: "cannot switch to a shared-secret method after registration; register a new client")])
         }
+        if method == .clientSecretJWT && client.secretForHMAC == nil {
+            // client_secret_basic/_post secrets are kept only as a keyed hash: HMAC needs the secret itself.
+            throw RegistrationRefused(violations: [Violation(profile: .oauth, field: "token_endpoint_auth_method", message: "cannot switch to client_secret_jwt: this client's secret is stored only as a hash; register a new client")])
+        }
+        // A method that no longer uses the secret drops it (and its hash) for good: switching back
+        // later is refused above, so an old secret never authenticates again.
+        if !method.usesSharedSecret {
+            client.secretHash = nil
+            client.secretExpiresAt = nil
+        }
+        if method != .clientSecretJWT { client.secretForHMAC = nil }
         client.metadata = metadata
         client.updatedAt = clock.now()
         try await storage.updateClient(client)

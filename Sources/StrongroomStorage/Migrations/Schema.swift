@@ -169,7 +169,14 @@ enum Schema {
             """,
             "CREATE INDEX IF NOT EXISTS interactions_expires_at ON interactions (expires_at)",
         ]),
+        // No DDL: from this version on, signing_keys.private_key_pem and clients.secret_for_hmac
+        // hold `enc:v1:` envelopes. `SQLStorage.migrate` encrypts the plain values an older
+        // database holds, in the same transaction, when a key-encryption key is configured.
+        Migration(version: sealedSecretsVersion, name: "secrets encrypted at rest", statements: []),
     ]
+
+    /// The migration from which recoverable secrets are stored encrypted.
+    static let sealedSecretsVersion = 2
 
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }
 }

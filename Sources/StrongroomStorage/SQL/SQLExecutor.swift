@@ -111,6 +111,10 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
 
     init(url: String, poolSize: Int, logger: Logger) throws {
         var configuration = try SQLPostgresConfiguration(url: url)
+        // `?search_path=schema[,schema…]` puts every table in that schema (it must exist).
+        if let path = URLComponents(string: url)?.queryItems?.last(where: { $0.name == "search_path" })?.value, !path.isEmpty {
+            configuration.searchPath = path.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
         configuration.coreConfiguration.options.connectTimeout = .seconds(10)
         let threads = max(1, min(poolSize, System.coreCount))
         let perLoop = max(1, (poolSize + threads - 1) / threads)

@@ -5,12 +5,12 @@ import StrongroomCore
 // MARK: - Clients
 
 extension SQLStorage {
-    static func clientRow(_ client: Client) throws -> RowValues {
+    static func clientRow(_ client: Client, cipher: FieldCipher) throws -> RowValues {
         var row = RowValues()
         row.set("client_id", client.clientID)
         row.set("metadata", try StoredJSON.encode(client.metadata))
         row.set("secret_hash", client.secretHash)
-        row.set("secret_for_hmac", client.secretForHMAC)
+        row.set("secret_for_hmac", try cipher.seal(client.secretForHMAC, SealedColumn.clientSecret.field(client.clientID)))
         row.set("secret_expires_at", client.secretExpiresAt.storageMillis)
         row.set("registration_access_token_hash", client.registrationAccessTokenHash)
         row.set("source", client.source)
@@ -19,13 +19,14 @@ extension SQLStorage {
         return row
     }
 
-    static func client(from row: any SQLRow) throws -> Client {
+    static func client(from row: any SQLRow, cipher: FieldCipher) throws -> Client {
         let r = RowReader(row: row)
+        let clientID = try r.string("client_id")
         return Client(
-            clientID: try r.string("client_id"),
+            clientID: clientID,
             metadata: try r.json("metadata", as: ClientMetadata.self),
             secretHash: try r.optionalString("secret_hash"),
-            secretForHMAC: try r.optionalString("secret_for_hmac"),
+            secretForHMAC: try cipher.open(try r.optionalString("secret_for_hmac"), SealedColumn.clientSecret.field(clientID)),
             secretExpiresAt: try r.optionalDate("secret_expires_at"),
             registrationAccessTokenHash: try r.optionalString("registration_access_token_hash"),
             source: try r.string("source"),
@@ -35,31 +36,34 @@ extension SQLStorage {
     }
 
     public func createClient(_ client: Client) async throws {
-        let row = try Self.clientRow(client)
+        let row = try Self.clientRow(client, cipher: cipher)
         try await mappingDuplicate("client \(client.clientID)") {
             try await executor.write { db in try await db.insert(into: "clients", rows: [row]) }
         }
     }
 
     public func client(id: String) async throws -> Client? {
-        try await executor.read { db in
-            try await db.rows("SELECT * FROM clients WHERE client_id = \(bind: id)").first.map(Self.client(from:))
+        let cipher = self.cipher
+        return try await executor.read { db in
+            try await db.rows("SELECT * FROM clients WHERE client_id = \(bind: id)").first.map { try Self.client(from: $0, cipher: cipher) }
         }
     }
 
     public func clients() async throws -> [Client] {
-        try await executor.read { db in
-            try await db.rows("SELECT * FROM clients ORDER BY client_id").map(Self.client(from:))
+        let cipher = self.cipher
+        return try await executor.read { db in
+            try await db.rows("SELECT * FROM clients ORDER BY client_id").map { try Self.client(from: $0, cipher: cipher) }
         }
     }
 
     /// Replaces everything but `created_at`; throws `StorageError.notFound` if there is no such client.
     public func updateClient(_ client: Client) async throws {
         let metadata = try StoredJSON.encode(client.metadata)
+        let sealedSecret = try cipher.seal(client.secretForHMAC, SealedColumn.clientSecret.field(client.clientID))
         let updated = try await executor.write { db in
             try await db.rows("""
                 UPDATE clients SET metadata = \(bind: metadata), secret_hash = \(bind: client.secretHash),
-                    secret_for_hmac = \(bind: client.secretForHMAC),
+                    secret_for_hmac = \(bind: sealedSecret),
                     secret_expires_at = \(bind: client.secretExpiresAt.storageMillis),
                     registration_access_token_hash = \(bind: client.registrationAccessTokenHash),
                     source = \(bind: client.source), updated_at = \(bind: client.updatedAt.storageMillis)

@@ -5,12 +5,13 @@ import StrongroomCore
 // MARK: - Signing keys
 
 extension SQLStorage {
-    static func signingKey(from row: any SQLRow) throws -> SigningKeyRecord {
+    static func signingKey(from row: any SQLRow, cipher: FieldCipher) throws -> SigningKeyRecord {
         let r = RowReader(row: row)
+        let kid = try r.string("kid")
         return SigningKeyRecord(
-            kid: try r.string("kid"),
+            kid: kid,
             algorithm: try r.rawEnum("algorithm", as: JWSAlgorithm.self),
-            privateKeyPEM: try r.string("private_key_pem"),
+            privateKeyPEM: try cipher.open(try r.string("private_key_pem"), SealedColumn.signingKey.field(kid)),
             publicJWK: try r.json("public_jwk", as: JSONValue.self),
             status: try r.rawEnum("status", as: SigningKeyRecord.Status.self),
             createdAt: try r.date("created_at"),
@@ -23,7 +24,7 @@ extension SQLStorage {
         var row = RowValues()
         row.set("kid", key.kid)
         row.set("algorithm", key.algorithm.rawValue)
-        row.set("private_key_pem", key.privateKeyPEM)
+        row.set("private_key_pem", try cipher.seal(key.privateKeyPEM, SealedColumn.signingKey.field(key.kid)))
         row.set("public_jwk", try StoredJSON.encode(key.publicJWK))
         row.set("status", key.status.rawValue)
         row.set("created_at", key.createdAt.storageMillis)
@@ -35,8 +36,9 @@ extension SQLStorage {
     }
 
     public func keys() async throws -> [SigningKeyRecord] {
-        try await executor.read { db in
-            try await db.rows("SELECT * FROM signing_keys ORDER BY created_at, kid").map(Self.signingKey(from:))
+        let cipher = self.cipher
+        return try await executor.read { db in
+            try await db.rows("SELECT * FROM signing_keys ORDER BY created_at, kid").map { try Self.signingKey(from: $0, cipher: cipher) }
         }
     }
 
