@@ -20,6 +20,8 @@ public final class Engine: Sendable {
     let trustAnchors: CertificateTrustAnchors
     let jwksFetcher: ClientKeyResolver
     let loginThrottle = LoginThrottle()
+    /// The rules of every profile combination, composed once (`RuleBook`).
+    let ruleBook: RuleBook
 
     public var service: ServiceSettings { configuration.service }
     public var issuer: String { configuration.service.issuer }
@@ -38,7 +40,12 @@ public final class Engine: Sendable {
         self.logger = logger
         self.trustAnchors = trustAnchors
         self.jwksFetcher = jwksFetcher
+        self.ruleBook = RuleBook(service: configuration.service)
     }
+
+    /// The rules, and the policy they compose to, of a request that selects `profiles`.
+    func rules(_ profiles: Set<Profile>) -> RuleSet { ruleBook.rules(for: profiles) }
+    func rules(_ profile: Profile) -> RuleSet { ruleBook.rules(for: profile) }
 
     /// Builds the engine over migrated storage: loads or creates signing keys, seeds configured clients and users.
     public static func start(

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import StrongroomCore
 import StrongroomJOSE
 import StrongroomPolicy
@@ -301,7 +302,7 @@ extension Engine {
             var grant = grantID
             if grant == nil { grant = try await storage.activeGrant(subject: subject, clientID: v.clientID)?.id }
             let code = random.token(bits: 256)
-            let reqs = ProfileRequirements.of(v.profile)
+            let reqs = rules(Set(v.profiles ?? [v.profile])).requirements
             let lifetime = min(service.lifetimes.authorizationCode, reqs.maxCodeLifetime ?? Int.max)
             try await storage.saveCode(AuthorizationCodeRecord(
                 codeHash: hasher.hash(code), id: newID(), clientID: v.clientID, subject: subject,
@@ -354,7 +355,7 @@ extension Engine {
                                        offered: service.algorithms.authorizationResponse, profile: target.profile)
             let jwt = try sign(claims, algorithm: alg)
             params = [Param("response", jwt)]
-        } else if service.authorizationResponseIssParameter || ProfileRequirements.of(target.profile).requireIssResponseParameter {
+        } else if service.authorizationResponseIssParameter || rules(target.profile).requirements.requireIssResponseParameter {
             params.append(Param("iss", issuer))
         }
         switch target.responseMode {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Logging
 import StrongroomCore
 import StrongroomJOSE
 import StrongroomPolicy
@@ -49,7 +50,7 @@ extension Engine {
 
     /// The certificate thumbprint a token must be bound to, if any (RFC 8705 §3).
     func certificateBinding(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) -> String? {
-        let required = ProfileRequirements.union(profiles).requireSenderConstrainedTokens
+        let required = rules(profiles).requirements.requireSenderConstrainedTokens
         let wanted = service.tlsClientCertificateBoundAccessTokens && auth.client.metadata.tlsClientCertificateBoundAccessTokens
         guard wanted || required else { return nil }
         guard let cert = auth.certificate else {

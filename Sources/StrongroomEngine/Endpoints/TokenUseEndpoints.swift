@@ -141,8 +141,10 @@ extension Engine {
                 if let c = r.certificateThumbprint { body["cnf"] = .object(["x5t#S256": .string(c)]) }
             }
             if (request.header("accept") ?? "").contains("application/token-introspection+jwt") {
+                // Signed as strictly as any profile the calling client may be held to.
                 let alg = signingAlgorithm(registered: auth.client.metadata.introspectionSignedResponseAlg,
-                                           offered: service.algorithms.introspection, profile: .fapi1Advanced)
+                                           offered: service.algorithms.introspection,
+                                           profiles: selector().profiles(for: auth.client.metadata))
                 let claims: [String: JSONValue] = ["iss": .string(issuer), "aud": .string(auth.clientID), "iat": unixTime(now),
                                                    "token_introspection": .object(body)]
                 return .jwt(try sign(claims, algorithm: alg, type: "token-introspection+jwt"), contentType: "application/token-introspection+jwt")
@@ -195,9 +197,8 @@ extension Engine {
             // The rules of every profile its scopes select hold here too (their union): a token
             // that any of them requires to be sender-constrained must be.
             let selected = Set(record.scopes.compactMap { service.scope(named: $0)?.profile })
-            if ProfileRequirements.union(selected).requireSenderConstrainedTokens, record.certificateThumbprint == nil, record.dpopJKT == nil {
-                throw OAuthError(.invalidToken, "the access token must be sender-constrained for the profiles its scopes select", status: 401)
-            }
+            try rules(selected).checkResource(
+                ResourceFacts(certificateBound: record.certificateThumbprint != nil, dpopBound: record.dpopJKT != nil))
             switch (request.method, request.path.hasSuffix("/api/payments")) {
             case ("GET", false):
                 guard !fapiScopes.isEmpty else { throw OAuthError(.insufficientScope, "a scope with fapi=r or fapi=rw is required", status: 403) }

@@ -205,22 +205,12 @@ extension Engine {
         try enforceClientAuthProfile(auth, profiles: [profile])
     }
 
-    /// The client-authentication rules of every selected profile (their union).
+    /// The client-authentication rules of every selected profile (their union): each rule's
+    /// `checkClientAuthentication` face.
     func enforceClientAuthProfile(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) {
-        let r = ProfileRequirements.union(profiles)
-        let profile = r.profile
-        if auth.method == .none {
-            if !r.allowsPublicClients {
-                throw OAuthError(.invalidClient, "Public clients are not allowed for \(profile.displayName).", rule: "RejectPublicClients")
-            }
-        } else if !r.clientAuthMethods.contains(auth.method) {
-            throw OAuthError(.invalidClient, "\(auth.method.rawValue) is not allowed for \(profile.displayName).", rule: "RequireProfileClientAuthMethod")
-        }
-        if let alg = auth.assertionAlgorithm, !r.permitted(service.algorithms.clientAssertion).contains(alg) {
-            throw OAuthError(.invalidClient, "Client assertions signed with \(alg.rawValue) are not allowed for \(profile.displayName).", rule: "RequireProfileAssertionAlgorithm (FAPI 1.0 Part 2 §8.6)")
-        }
-        if r.assertionAudienceMustBeIssuer, auth.assertionAlgorithm != nil, auth.assertionAudiences != [issuer] {
-            throw OAuthError(.invalidClient, "The client assertion's aud must be the issuer.", rule: "RequireAssertionAudienceIssuer (FAPI 2.0 SP §5.3.2.1)")
-        }
+        let rules = self.rules(profiles)
+        try rules.checkClientAuthentication(ClientAuthenticationFacts(
+            method: auth.method, assertionAlgorithm: auth.assertionAlgorithm, assertionAudiences: auth.assertionAudiences,
+            issuer: issuer, offeredAssertionAlgorithms: service.algorithms.clientAssertion, profileName: rules.requirements.profile.displayName))
     }
 }

@@ -65,7 +65,7 @@ public struct ClientRegistry: Sendable {
         }
         var out: [Violation] = []
         let profile = ProfileSelector(service: service).strictestProfile(for: m)
-        let req = ProfileRequirements.of(profile)
+        let req = ProfileRequirements.of(profile, service: service)
         for key in set.keys {
             if key.isPrivate {
                 out.append(Violation(profile: .oauth, field: "jwks", message: "key \(key.kid ?? "(no kid)") contains private key material; register public keys only"))

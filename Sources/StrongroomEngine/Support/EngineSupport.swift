@@ -65,15 +65,15 @@ extension Engine {
 
     func selector() -> ProfileSelector { ProfileSelector(service: service) }
 
-    /// The profile's algorithm allow-list for artifacts the server signs or accepts.
-    func permittedAlgorithms(_ offered: [JWSAlgorithm], profile: Profile) -> [JWSAlgorithm] {
-        ProfileRequirements.of(profile).permitted(offered)
+    /// The algorithm the server signs an artifact with for this client: the registered one if
+    /// the profile's rules permit it, else the first permitted.
+    func signingAlgorithm(registered: JWSAlgorithm?, offered: [JWSAlgorithm], profile: Profile) -> JWSAlgorithm {
+        signingAlgorithm(registered: registered, offered: offered, profiles: [profile])
     }
 
-    /// The algorithm the server signs an artifact with for this client: the registered one if
-    /// permitted, else the first permitted.
-    func signingAlgorithm(registered: JWSAlgorithm?, offered: [JWSAlgorithm], profile: Profile) -> JWSAlgorithm {
-        let permitted = permittedAlgorithms(offered, profile: profile).filter { keys.signer(for: $0) != nil }
+    func signingAlgorithm(registered: JWSAlgorithm?, offered: [JWSAlgorithm], profiles: Set<Profile>) -> JWSAlgorithm {
+        let policy = rules(profiles).requirements
+        let permitted = policy.permitted(offered).filter { keys.signer(for: $0) != nil }
         if let registered, permitted.contains(registered) { return registered }
         return permitted.first ?? .ps256
     }

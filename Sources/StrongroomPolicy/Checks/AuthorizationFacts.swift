@@ -43,7 +43,10 @@ public struct RequestObjectFacts: Sendable, Equatable {
     public var nbf: Date?
     public var audiences: [String]
     public var issuer: String?
-    public init(algorithm: JWSAlgorithm, exp: Date?, nbf: Date?, audiences: [String], issuer: String?) {
+    /// The names of the claims it carries.
+    public var claimNames: Set<String>
+    public init(algorithm: JWSAlgorithm, exp: Date?, nbf: Date?, audiences: [String], issuer: String?, claimNames: Set<String> = []) {
         self.algorithm = algorithm; self.exp = exp; self.nbf = nbf; self.audiences = audiences; self.issuer = issuer
+        self.claimNames = claimNames
     }
 }

@@ -16,7 +16,8 @@ public struct Violation: Sendable, Equatable, Codable, CustomStringConvertible {
 }
 
 /// Configuration-time checks of a client against every profile its allowed scopes imply
-/// (reference: client configuration tables), from the same `ProfileRequirements` the requests use.
+/// (reference: client configuration tables): the structural rules every client meets, then each
+/// profile's rules' configuration faces — the same rule types the requests are judged by.
 public struct ClientConformance: Sendable {
     public let service: ServiceSettings
     public init(service: ServiceSettings) { self.service = service }
@@ -26,11 +27,18 @@ public struct ClientConformance: Sendable {
         out += structural(client)
         let selector = ProfileSelector(service: service)
         for profile in selector.profiles(for: client).sorted() {
-            out += violations(of: client, against: ProfileRequirements.of(profile))
+            out += violations(of: client, against: profile)
         }
         // De-duplicate identical messages from stricter profiles repeating weaker ones.
         var seen = Set<String>()
         return out.filter { seen.insert($0.field + "|" + $0.message).inserted }
+    }
+
+    /// What one profile's rules demand of a client's registration (each rule's configuration face).
+    public func violations(of client: ClientMetadata, against profile: Profile) -> [Violation] {
+        let set = RuleSet(profiles: [profile], service: service)
+        let context = ConformanceContext(profile: profile, service: service, policy: set.requirements)
+        return set.rules.flatMap { $0.violations(of: client, context) }
     }
 
     /// Rules every client meets whatever its profile (RFC 7591, RFC 6749 §3.1.2).
@@ -123,72 +131,6 @@ public struct ClientConformance: Sendable {
         }
         return out
     }
-
-    /// The rules of one profile (reference: client configuration for read-only / read-and-write).
-    public func violations(of c: ClientMetadata, against r: ProfileRequirements) -> [Violation] {
-        var out: [Violation] = []
-        let label = r.profile.displayName
-        func add(_ field: String, _ message: String) { out.append(Violation(profile: r.profile, field: field, message: message)) }
-
-        if c.isPublic {
-            if !r.allowsPublicClients {
-                add("token_endpoint_auth_method", "public clients (none) are not allowed for \(label) scopes; use \(r.clientAuthMethods.map(\.rawValue).joined(separator: ", ")) (\(clause(r.profile, "public")))")
-            }
-        } else if !r.clientAuthMethods.contains(c.tokenEndpointAuthMethod) {
-            add("token_endpoint_auth_method", "\(c.tokenEndpointAuthMethod.rawValue) is not allowed for \(label) scopes; use \(r.clientAuthMethods.map(\.rawValue).joined(separator: ", ")) (\(clause(r.profile, "auth")))")
-        }
-        if r.requireHTTPSRedirectURIs {
-            for uri in c.redirectURIs where URLComponents(string: uri)?.scheme?.lowercased() != "https" {
-                add("redirect_uris", "redirect URI '\(uri)' must use https (\(clause(r.profile, "https")))")
-            }
-        }
-        if let algs = r.signingAlgorithms {
-            let fields: [(String, JWSAlgorithm?, Bool)] = [
-                ("request_object_signing_alg", c.requestObjectSigningAlg, r.requireSignedRequestObject),
-                ("id_token_signed_response_alg", c.idTokenSignedResponseAlg, false),
-                ("userinfo_signed_response_alg", c.userinfoSignedResponseAlg, false),
-                ("authorization_signed_response_alg", c.authorizationSignedResponseAlg, false),
-                ("token_endpoint_auth_signing_alg", c.tokenEndpointAuthSigningAlg, false),
-            ]
-            let allowed = algs.map(\.rawValue).joined(separator: " or ")
-            for (field, alg, required) in fields {
-                if let alg, !algs.contains(alg) {
-                    add(field, "\(alg.rawValue) not allowed for \(label) scopes; use \(allowed) (\(clause(r.profile, "alg")))")
-                } else if alg == nil && required {
-                    add(field, "must be set to \(allowed) for \(label) scopes: a signed request object is required (\(clause(r.profile, "request")))")
-                }
-            }
-        }
-        if r.requireSenderConstrainedTokens && !c.tlsClientCertificateBoundAccessTokens {
-            add("tls_client_certificate_bound_access_tokens", "must be true for \(label) scopes: access tokens must be certificate-bound (\(clause(r.profile, "sender")))")
-        }
-        if let allowedTypes = r.responseTypes, c.grantTypes.contains(.authorizationCode) {
-            let usable = c.responseTypes.filter { allowedTypes.contains($0) }
-            if usable.isEmpty {
-                add("response_types", "none of \(c.responseTypes.map(\.rawValue)) is allowed for \(label) scopes; use \(allowedTypes.map(\.rawValue).joined(separator: " or ")) (\(clause(r.profile, "response")))")
-            }
-            if r.codeRequiresJARM, c.responseTypes == [.code], c.authorizationSignedResponseAlg == nil {
-                add("authorization_signed_response_alg", "response type 'code' needs JARM for \(label) scopes: set authorization_signed_response_alg (\(clause(r.profile, "response")))")
-            }
-        }
-        return out
-    }
-
-    /// The clause each kind of rule comes from, per profile.
-    func clause(_ p: Profile, _ rule: String) -> String {
-        switch (p, rule) {
-        case (.fapi1Baseline, "auth"), (.fapi1Baseline, "public"): "FAPI 1.0 Part 1 §5.2.2-4"
-        case (.fapi1Baseline, "https"), (.fapi1Advanced, "https"): "FAPI 1.0 Part 1 §5.2.2-20"
-        case (.fapi1Advanced, "auth"): "FAPI 1.0 Part 2 §5.2.2-14"
-        case (.fapi1Advanced, "public"): "FAPI 1.0 Part 2 §5.2.2-16"
-        case (.fapi1Advanced, "alg"): "FAPI 1.0 Part 2 §8.6"
-        case (.fapi1Advanced, "request"): "FAPI 1.0 Part 2 §5.2.2-1"
-        case (.fapi1Advanced, "sender"): "FAPI 1.0 Part 2 §5.2.2-5"
-        case (.fapi1Advanced, "response"): "FAPI 1.0 Part 2 §5.2.2-2"
-        case (.fapi2Security, _), (.fapi2MessageSigning, _): "FAPI 2.0 Security Profile §5.3"
-        default: "RFC 6749"
-        }
-    }
 }
 
 /// Configuration-time checks of the service settings (reference: service configuration tables).
@@ -201,35 +143,12 @@ public struct ServiceConformance: Sendable {
         let profiles = Set(service.scopes.compactMap(\.profile) + [service.forcedProfile].compactMap { $0 })
         func add(_ p: Profile, _ field: String, _ message: String) { out.append(Violation(profile: p, field: field, message: message)) }
         for p in profiles.sorted() {
-            let r = ProfileRequirements.of(p)
             if !service.supportedProfiles.contains(p) {
                 add(p, "supported_profiles", "a scope selects \(p.displayName) but the service does not list it in supported_profiles")
             }
-            if !service.clientAuthMethods.contains(where: r.clientAuthMethods.contains) {
-                add(p, "client_auth_methods", "enable at least one of \(r.clientAuthMethods.map(\.rawValue).joined(separator: ", ")) for \(p.displayName)")
-            }
-            if r.requireSenderConstrainedTokens && !service.tlsClientCertificateBoundAccessTokens {
-                add(p, "tls_client_certificate_bound_access_tokens", "must be true for \(p.displayName) (certificate-bound access tokens)")
-            }
-            if let algs = r.signingAlgorithms {
-                let lists: [(String, [JWSAlgorithm])] = [
-                    ("algorithms.id_token", service.algorithms.idToken),
-                    ("algorithms.request_object", service.algorithms.requestObject),
-                    ("algorithms.authorization_response", service.algorithms.authorizationResponse),
-                    ("algorithms.client_assertion", service.algorithms.clientAssertion),
-                ]
-                for (field, list) in lists where !list.contains(where: algs.contains) {
-                    add(p, field, "offer at least one of \(algs.map(\.rawValue).joined(separator: ", ")) for \(p.displayName)")
-                }
-            }
-            if p == .fapi1Advanced {
-                if service.acrValues.isEmpty {
-                    add(p, "acr_values", "set the supported ACR values (the claims request carries an essential acr)")
-                }
-                if !service.responseTypes.contains(.codeIDToken) && !service.responseModes.contains(where: \.isJARM) {
-                    add(p, "response_types", "offer 'code id_token' or a JARM response mode for \(p.displayName)")
-                }
-            }
+            let set = RuleSet(profiles: [p], service: service)
+            let context = ConformanceContext(profile: p, service: service, policy: set.requirements)
+            out += set.rules.flatMap { $0.violations(of: service, context) }
         }
         for alg in [service.algorithms.idToken, service.algorithms.requestObject, service.algorithms.clientAssertion].flatMap({ $0 }) where alg == .none {
             add(.oauth, "algorithms", "'none' must never be offered (RFC 8725 §3.2)")

@@ -1,8 +1,9 @@
 import StrongroomCore
 
-/// What a profile requires, written once. Request-time checks and configuration-time client and
-/// service checks both read these values, so a rule cannot be enforced in one place and forgotten
-/// in the other.
+/// The knobs a request's rules set for the engine: which algorithms it may sign with, whether only
+/// request-object parameters count, the longest code lifetime, and so on. Nothing sets them but
+/// the rules' `constrain` faces (starting from `base`), so the engine reads a policy without ever
+/// asking which profile it is in.
 public struct ProfileRequirements: Sendable, Equatable {
     public enum PKCE: Sendable, Equatable {
         /// Optional; `plain` accepted if the service allows it.
@@ -54,17 +55,8 @@ public struct ProfileRequirements: Sendable, Equatable {
     /// The `iss` authorization response parameter is mandatory (FAPI 2.0 SP §5.3.2.2-9).
     public var requireIssResponseParameter: Bool
 
-    public static func of(_ profile: Profile) -> ProfileRequirements {
-        switch profile {
-        case .oauth: .oauth
-        case .fapi1Baseline: .fapi1Baseline
-        case .fapi1Advanced: .fapi1Advanced
-        case .fapi2Security: .fapi2Security
-        case .fapi2MessageSigning: .fapi2MessageSigning
-        }
-    }
-
-    public static let oauth = ProfileRequirements(
+    /// The knobs before any rule has spoken: plain OAuth 2.0 as RFC 6749 and OIDC Core allow it.
+    public static let base = ProfileRequirements(
         profile: .oauth,
         clientAuthMethods: ClientAuthMethod.allCases.filter { $0 != .none },
         allowsPublicClients: true,
@@ -75,7 +67,7 @@ public struct ProfileRequirements: Sendable, Equatable {
         requireRedirectURIInRequest: false,
         pkce: .optional,
         requireStateWithoutOpenID: false,
-        requireNonceForFrontChannelIDToken: true,
+        requireNonceForFrontChannelIDToken: false,
         requireNonceWithOpenID: false,
         requireSignedRequestObject: false,
         requestObjectMaxLifetime: nil,
@@ -88,103 +80,16 @@ public struct ProfileRequirements: Sendable, Equatable {
         requireIssResponseParameter: false
     )
 
-    /// FAPI 1.0 Part 1 (Baseline) §5.2.2.
-    public static let fapi1Baseline: ProfileRequirements = {
-        var r = ProfileRequirements.oauth
-        r.profile = .fapi1Baseline
-        r.clientAuthMethods = [.privateKeyJWT, .clientSecretJWT, .tlsClientAuth, .selfSignedTLSClientAuth]
-        r.allowsPublicClients = true
-        r.requireHTTPSRedirectURIs = true
-        r.requireRedirectURIInRequest = true
-        r.pkce = .requiredS256
-        r.requireStateWithoutOpenID = true
-        r.requireNonceWithOpenID = true
-        return r
-    }()
+    /// What one profile's rule list composes to.
+    public static func of(_ profile: Profile, service: ServiceSettings = ServiceSettings(issuer: "https://issuer.invalid")) -> ProfileRequirements {
+        RuleSet(profiles: [profile], service: service).requirements
+    }
 
-    /// FAPI 1.0 Part 2 (Advanced) §5.2.2 and §8.6.
-    public static let fapi1Advanced: ProfileRequirements = {
-        var r = ProfileRequirements.fapi1Baseline
-        r.profile = .fapi1Advanced
-        r.clientAuthMethods = [.privateKeyJWT, .tlsClientAuth, .selfSignedTLSClientAuth]
-        r.allowsPublicClients = false
-        r.signingAlgorithms = [.ps256, .es256]
-        r.pkce = .requiredS256ForPublicOrPAR
-        r.requireSignedRequestObject = true
-        r.requestObjectMaxLifetime = 3600
-        r.responseTypes = [.codeIDToken, .code]
-        r.codeRequiresJARM = true
-        r.requireSenderConstrainedTokens = true
-        // Part 2 §5.2.2.0 takes over Part 1 §5.2.2 (but PKCE), so §5.2.2.2 holds: nonce whenever openid.
-        return r
-    }()
-
-    /// FAPI 2.0 Security Profile §5.3.
-    public static let fapi2Security: ProfileRequirements = {
-        var r = ProfileRequirements.fapi1Baseline
-        r.profile = .fapi2Security
-        r.clientAuthMethods = [.privateKeyJWT, .tlsClientAuth, .selfSignedTLSClientAuth]
-        r.allowsPublicClients = false
-        r.signingAlgorithms = [.ps256, .es256, .eddsa]
-        r.pkce = .requiredS256
-        r.responseTypes = [.code]
-        r.requireSenderConstrainedTokens = true
-        r.requirePAR = true
-        r.maxCodeLifetime = 60
-        r.assertionAudienceMustBeIssuer = true
-        r.requireIssResponseParameter = true
-        r.requireStateWithoutOpenID = false
-        r.requireNonceWithOpenID = false
-        return r
-    }()
-
-    /// FAPI 2.0 Message Signing: the Security Profile plus signed requests and responses.
-    public static let fapi2MessageSigning: ProfileRequirements = {
-        var r = ProfileRequirements.fapi2Security
-        r.profile = .fapi2MessageSigning
-        r.requireSignedRequestObject = true
-        r.requestObjectMaxLifetime = 3600
-        return r
-    }()
-
-    /// What a request that selects all of `profiles` must meet: every rule of every one of them.
-    /// Flags that demand something are OR-ed, lists of what is permitted are intersected, limits
-    /// take the tightest value; `profile` is the strictest, for labels and clause names. So a
-    /// request selecting several profiles is never held to fewer rules than any one of them.
-    public static func union(_ profiles: some Sequence<Profile>) -> ProfileRequirements {
-        let list = Array(Set(profiles)).sorted()
-        guard var r = list.last.map(ProfileRequirements.of) else { return .oauth }
-        for other in list.dropLast().map(ProfileRequirements.of) {
-            r.clientAuthMethods = r.clientAuthMethods.filter(other.clientAuthMethods.contains)
-            r.allowsPublicClients = r.allowsPublicClients && other.allowsPublicClients
-            switch (r.signingAlgorithms, other.signingAlgorithms) {
-            case (nil, let b): r.signingAlgorithms = b
-            case (let a?, let b?): r.signingAlgorithms = a.filter(b.contains)
-            default: break
-            }
-            r.minimumRSABits = max(r.minimumRSABits, other.minimumRSABits)
-            r.minimumECBits = max(r.minimumECBits, other.minimumECBits)
-            r.requireHTTPSRedirectURIs = r.requireHTTPSRedirectURIs || other.requireHTTPSRedirectURIs
-            r.requireRedirectURIInRequest = r.requireRedirectURIInRequest || other.requireRedirectURIInRequest
-            r.pkce = PKCE.strictest(r.pkce, other.pkce)
-            r.requireStateWithoutOpenID = r.requireStateWithoutOpenID || other.requireStateWithoutOpenID
-            r.requireNonceForFrontChannelIDToken = r.requireNonceForFrontChannelIDToken || other.requireNonceForFrontChannelIDToken
-            r.requireNonceWithOpenID = r.requireNonceWithOpenID || other.requireNonceWithOpenID
-            r.requireSignedRequestObject = r.requireSignedRequestObject || other.requireSignedRequestObject
-            r.requestObjectMaxLifetime = [r.requestObjectMaxLifetime, other.requestObjectMaxLifetime].compactMap { $0 }.min()
-            switch (r.responseTypes, other.responseTypes) {
-            case (nil, let b): r.responseTypes = b
-            case (let a?, let b?): r.responseTypes = a.filter(b.contains)
-            default: break
-            }
-            r.codeRequiresJARM = r.codeRequiresJARM || other.codeRequiresJARM
-            r.requireSenderConstrainedTokens = r.requireSenderConstrainedTokens || other.requireSenderConstrainedTokens
-            r.requirePAR = r.requirePAR || other.requirePAR
-            r.maxCodeLifetime = [r.maxCodeLifetime, other.maxCodeLifetime].compactMap { $0 }.min()
-            r.assertionAudienceMustBeIssuer = r.assertionAudienceMustBeIssuer || other.assertionAudienceMustBeIssuer
-            r.requireIssResponseParameter = r.requireIssResponseParameter || other.requireIssResponseParameter
-        }
-        return r
+    /// What a request that selects all of `profiles` must meet: the policy their rule lists
+    /// compose to together (`RuleSet`). Each rule only tightens, so the union is never looser than
+    /// any one profile.
+    public static func union(_ profiles: some Sequence<Profile>, service: ServiceSettings = ServiceSettings(issuer: "https://issuer.invalid")) -> ProfileRequirements {
+        RuleSet(profiles: Set(profiles), service: service).requirements
     }
 
     /// The algorithms this profile permits, intersected with what the service offers.

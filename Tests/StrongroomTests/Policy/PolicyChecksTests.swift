@@ -13,15 +13,16 @@ import Testing
         responseType: ResponseType = .codeIDToken, responseMode: ResponseMode? = nil,
         redirectPresent: Bool = true, redirectURI: String = "https://rp.example/cb", scopes: [String] = ["openid", "payments"],
         state: String? = "s", nonce: String? = "n", challenge: String? = String(repeating: "a", count: 43), method: String? = "S256",
-        viaPAR: Bool = false, ro: RequestObjectFacts? = RequestObjectFacts(algorithm: .ps256, exp: now + 300, nbf: now - 10, audiences: [issuer], issuer: nil)
+        viaPAR: Bool = false, ro: RequestObjectFacts? = RequestObjectFacts(algorithm: .ps256, exp: now + 300, nbf: now - 10, audiences: [issuer], issuer: nil,
+                                                     claimNames: ["scope", "response_type", "redirect_uri"])
     ) -> AuthorizationFacts {
         AuthorizationFacts(clientID: "c", client: client, responseType: responseType, responseMode: responseMode,
                            redirectURIPresent: redirectPresent, redirectURI: redirectURI, scopes: scopes, state: state, nonce: nonce,
                            codeChallenge: challenge, codeChallengeMethod: method, viaPAR: viaPAR, requestObject: ro, now: now, clockSkew: 10)
     }
 
-    func refusal<C: Check>(_ check: C, _ f: AuthorizationFacts) -> OAuthError? where C.Subject == AuthorizationFacts {
-        do { try check.evaluate(f); return nil } catch { return error }
+    func refusal(_ rule: some Rule, _ f: AuthorizationFacts) -> OAuthError? {
+        do { try rule.checkAuthorization(f); return nil } catch { return error }
     }
 
     @Test func redirectURIRequired() {
@@ -82,6 +83,11 @@ import Testing
     @Test func signedRequestObjectRequired() {
         #expect(refusal(RequireSignedRequestObject(), Self.facts()) == nil)
         #expect(refusal(RequireSignedRequestObject(), Self.facts(ro: nil))?.code == .invalidRequest)
+        // FAPI 1.0 Part 2 §5.2.2-10: scope too comes from the request object.
+        let noScope = RequestObjectFacts(algorithm: .ps256, exp: Self.now + 300, nbf: Self.now - 10, audiences: [Self.issuer], issuer: nil,
+                                         claimNames: ["response_type"])
+        let e = refusal(RequireSignedRequestObject(), Self.facts(ro: noScope))
+        #expect(e?.code == .invalidRequestObject && e?.errorDescription == "the request object must contain scope")
     }
 
     @Test func requestObjectExp() {
