@@ -48,14 +48,17 @@ extension Engine {
         return set
     }
 
-    /// The certificate thumbprint a token must be bound to, if any (RFC 8705 §3).
+    /// The certificate thumbprint a token is bound to, if any (RFC 8705 §3): the rules' token
+    /// face refuses a request that must be sender-constrained and cannot be; a client that asked
+    /// for certificate-bound tokens gets them whatever its profile.
     func certificateBinding(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) -> String? {
-        let required = rules(profiles).requirements.requireSenderConstrainedTokens
+        let set = rules(profiles)
+        try set.checkTokenRequest(TokenRequestFacts(certificatePresented: auth.certificate != nil, dpopProofPresented: false))
         let wanted = service.tlsClientCertificateBoundAccessTokens && auth.client.metadata.tlsClientCertificateBoundAccessTokens
-        guard wanted || required else { return nil }
+        guard wanted || set.requirements.requireSenderConstrainedTokens else { return nil }
         guard let cert = auth.certificate else {
             throw OAuthError.invalidRequest("a TLS client certificate is required: access tokens for this client are certificate-bound",
-                                            rule: "RequireCertificateBoundTokens (RFC 8705 §3; FAPI 1.0 Part 2 §5.2.2-5)")
+                                            rule: "RFC 8705 §3 (tls_client_certificate_bound_access_tokens)")
         }
         return cert.thumbprintS256
     }

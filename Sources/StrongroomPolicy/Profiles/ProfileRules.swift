@@ -146,6 +146,10 @@ public struct RuleSet: Sendable {
         for rule in rules { try rule.checkClientAuthentication(f) }
     }
 
+    public func checkTokenRequest(_ f: TokenRequestFacts) throws(OAuthError) {
+        for rule in rules { try rule.checkTokenRequest(f) }
+    }
+
     public func checkResource(_ f: ResourceFacts) throws(OAuthError) {
         for rule in rules { try rule.checkResource(f) }
     }

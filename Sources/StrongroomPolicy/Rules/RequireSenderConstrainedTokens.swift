@@ -6,6 +6,10 @@ public struct RequireSenderConstrainedTokens: Rule {
     public let clause: String
     public init(clause: String) { self.clause = clause }
     public func constrain(_ p: inout ProfileRequirements) { p.requireSenderConstrainedTokens = true }
+    public func checkTokenRequest(_ f: TokenRequestFacts) throws(OAuthError) {
+        guard !f.certificatePresented, !f.dpopProofPresented else { return }
+        throw fail(.invalidRequest, "a TLS client certificate is required: access tokens for this client are certificate-bound")
+    }
     public func checkResource(_ f: ResourceFacts) throws(OAuthError) {
         guard !f.certificateBound, !f.dpopBound else { return }
         throw fail(.invalidToken, "the access token must be sender-constrained for the profiles its scopes select", status: 401)

@@ -7,8 +7,8 @@ import StrongroomCore
 /// - shape the request's policy (`constrain`): the knobs the engine reads, such as the algorithms
 ///   it may sign with or the longest code lifetime — each rule only ever tightens them;
 /// - judge an authorization request (`checkAuthorization`), a client's authentication at the
-///   token, PAR and introspection endpoints (`checkClientAuthentication`), or an access token at a
-///   protected resource (`checkResource`);
+///   token, PAR and introspection endpoints (`checkClientAuthentication`), a token request
+///   (`checkTokenRequest`), or an access token at a protected resource (`checkResource`);
 /// - say what it demands of a client's registration and of the service's configuration
 ///   (`violations(of:)`), which registration, the CLI, the admin API and `config check` report.
 ///
@@ -24,6 +24,7 @@ public protocol Rule: Sendable {
     func constrain(_ policy: inout ProfileRequirements)
     func checkAuthorization(_ f: AuthorizationFacts) throws(OAuthError)
     func checkClientAuthentication(_ f: ClientAuthenticationFacts) throws(OAuthError)
+    func checkTokenRequest(_ f: TokenRequestFacts) throws(OAuthError)
     func checkResource(_ f: ResourceFacts) throws(OAuthError)
     func violations(of client: ClientMetadata, _ context: ConformanceContext) -> [Violation]
     func violations(of service: ServiceSettings, _ context: ConformanceContext) -> [Violation]
@@ -34,6 +35,7 @@ extension Rule {
     public func constrain(_ policy: inout ProfileRequirements) {}
     public func checkAuthorization(_ f: AuthorizationFacts) throws(OAuthError) {}
     public func checkClientAuthentication(_ f: ClientAuthenticationFacts) throws(OAuthError) {}
+    public func checkTokenRequest(_ f: TokenRequestFacts) throws(OAuthError) {}
     public func checkResource(_ f: ResourceFacts) throws(OAuthError) {}
     public func violations(of client: ClientMetadata, _ context: ConformanceContext) -> [Violation] { [] }
     public func violations(of service: ServiceSettings, _ context: ConformanceContext) -> [Violation] { [] }
@@ -83,6 +85,17 @@ public struct ClientAuthenticationFacts: Sendable {
                 offeredAssertionAlgorithms: [JWSAlgorithm], profileName: String) {
         self.method = method; self.assertionAlgorithm = assertionAlgorithm; self.assertionAudiences = assertionAudiences
         self.issuer = issuer; self.offeredAssertionAlgorithms = offeredAssertionAlgorithms; self.profileName = profileName
+    }
+}
+
+/// A token request (any grant), once the client is authenticated and the profiles are known.
+public struct TokenRequestFacts: Sendable {
+    /// A TLS client certificate came with the request (directly or from a trusted proxy).
+    public var certificatePresented: Bool
+    /// A DPoP proof came with the request.
+    public var dpopProofPresented: Bool
+    public init(certificatePresented: Bool, dpopProofPresented: Bool) {
+        self.certificatePresented = certificatePresented; self.dpopProofPresented = dpopProofPresented
     }
 }
 

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import StrongroomCore
+@testable import StrongroomPolicy
+
+/// The faces of the rules besides the authorization request: client authentication, token
+/// requests, the resource API, and the configuration faces. One request that passes and one
+/// refused with the exact error for each; the rule tag names the rule and its clause.
+@Suite struct PolicyRuleFacesTests {
+    static let issuer = "https://as.example"
+
+    static func auth(_ method: ClientAuthMethod, alg: JWSAlgorithm? = nil, aud: [String] = [issuer]) -> ClientAuthenticationFacts {
+        ClientAuthenticationFacts(method: method, assertionAlgorithm: alg, assertionAudiences: aud, issuer: issuer,
+                                  offeredAssertionAlgorithms: [.ps256, .es256, .rs256, .hs256], profileName: "FAPI 1.0 Advanced")
+    }
+
+    func refusal(_ body: () throws -> Void) -> OAuthError? {
+        do { try body(); return nil } catch { return error as? OAuthError ?? OAuthError.serverError(detail: "\(error)") }
+    }
+
+    @Test func rejectPublicClientsAtClientAuthentication() {
+        let rule = RejectPublicClients(clause: "FAPI 1.0 Part 2 §5.2.2-16")
+        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .ps256)) } == nil)
+        let e = refusal { try rule.checkClientAuthentication(Self.auth(.none)) }
+        #expect(e?.code == .invalidClient && e?.status == 401)
+        #expect(e?.errorDescription == "Public clients are not allowed for FAPI 1.0 Advanced.")
+        #expect(e?.rule == "RejectPublicClients (FAPI 1.0 Part 2 §5.2.2-16)")
+    }
+
+    @Test func limitClientAuthMethods() {
+        let rule = LimitClientAuthMethods([.privateKeyJWT, .tlsClientAuth], clause: "FAPI 1.0 Part 2 §5.2.2-14")
+        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.tlsClientAuth)) } == nil)
+        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.none)) } == nil, "public clients are RejectPublicClients' business")
+        let e = refusal { try rule.checkClientAuthentication(Self.auth(.clientSecretBasic)) }
+        #expect(e?.code == .invalidClient && e?.errorDescription == "client_secret_basic is not allowed for FAPI 1.0 Advanced.")
+        let ctx = ConformanceContext(profile: .fapi1Advanced, service: ServiceSettings(issuer: Self.issuer), policy: .base)
+        #expect(rule.violations(of: ClientMetadata(redirectURIs: [], tokenEndpointAuthMethod: .privateKeyJWT), ctx).isEmpty)
+        #expect(rule.violations(of: ClientMetadata(redirectURIs: [], tokenEndpointAuthMethod: .clientSecretPost), ctx).map(\.field) == ["token_endpoint_auth_method"])
+    }
+
+    @Test func limitSigningAlgorithmsForAssertions() {
+        let rule = LimitSigningAlgorithms([.ps256, .es256], clause: "FAPI 1.0 Part 2 §8.6")
+        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .es256)) } == nil)
+        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.tlsClientAuth)) } == nil)
+        let e = refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .rs256)) }
+        #expect(e?.code == .invalidClient && e?.errorDescription == "Client assertions signed with RS256 are not allowed for FAPI 1.0 Advanced.")
+        var policy = ProfileRequirements.base
+        rule.constrain(&policy)
+        #expect(policy.signingAlgorithms == [.ps256, .es256])
+    }
+
+    @Test func assertionAudienceMustBeTheIssuerAlone() {
+        let rule = RequireAssertionAudienceIssuer()
+        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .ps256, aud: [Self.issuer])) } == nil)
+        for aud in [[Self.issuer + "/token"], [Self.issuer, Self.issuer + "/token"]] {
+            let e = refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .ps256, aud: aud)) }
+            #expect(e?.code == .invalidClient && e?.errorDescription == "The client assertion's aud must be the issuer.")
+        }
+    }
+
+    @Test func senderConstrainedTokensAtTheTokenEndpointAndTheResource() {
+        let rule = RequireSenderConstrainedTokens(clause: "FAPI 1.0 Part 2 §5.2.2-5")
+        #expect(refusal { try rule.checkTokenRequest(TokenRequestFacts(certificatePresented: true, dpopProofPresented: false)) } == nil)
+        let t = refusal { try rule.checkTokenRequest(TokenRequestFacts(certificatePresented: false, dpopProofPresented: false)) }
+        #expect(t?.code == .invalidRequest && t?.status == 400)
+        #expect(refusal { try rule.checkResource(ResourceFacts(certificateBound: true, dpopBound: false)) } == nil)
+        let r = refusal { try rule.checkResource(ResourceFacts(certificateBound: false, dpopBound: false)) }
+        #expect(r?.code == .invalidToken && r?.status == 401)
+    }
+
+    @Test func codeLifetimeOnlyShortens() {
+        var policy = ProfileRequirements.base
+        LimitAuthorizationCodeLifetime(seconds: 60, clause: "FAPI 2.0 Security Profile §5.3.2.1-14").constrain(&policy)
+        #expect(policy.maxCodeLifetime == 60)
+        LimitAuthorizationCodeLifetime(seconds: 600, clause: "x").constrain(&policy)
+        #expect(policy.maxCodeLifetime == 60)
+        #expect(ProfileRequirements.of(.fapi2Security).maxCodeLifetime == 60)
+        #expect(ProfileRequirements.of(.fapi1Advanced).maxCodeLifetime == nil)
+    }
+
+    /// Every rule in every list carries a clause, and its refusals name it.
+    @Test(arguments: Profile.allCases)
+    func everyRuleNamesItsClause(_ profile: Profile) {
+        for rule in ProfileRules.rules(for: profile, service: ServiceSettings(issuer: Self.issuer)) {
+            #expect(!rule.clause.isEmpty, "\(rule.name)")
+            #expect(rule.fail(.invalidRequest, "x").rule == "\(rule.name) (\(rule.clause))")
+        }
+    }
+
+    @Test func aServiceWithoutWhatAProfileNeedsIsReported() {
+        var s = ServiceSettings(issuer: Self.issuer)
+        s.scopes.append(ScopeDefinition(name: "payments", attributes: [ScopeAttribute(key: "fapi", value: "rw")]))
+        s.acrValues = []
+        s.tlsClientCertificateBoundAccessTokens = false
+        let fields = Set(ServiceConformance(service: s).violations().map(\.field))
+        #expect(fields.isSuperset(of: ["acr_values", "tls_client_certificate_bound_access_tokens"]))
+        s.acrValues = ["urn:mace:incommon:iap:silver"]
+        s.tlsClientCertificateBoundAccessTokens = true
+        #expect(ServiceConformance(service: s).violations().isEmpty)
+    }
+}
