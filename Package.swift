@@ -4,6 +4,8 @@ import PackageDescription
 // Security-relevant packages are pinned exactly; the rest follow semver from a known-good floor.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // Every file imports the modules whose members it uses; every target declares what it imports.
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(
@@ -15,7 +17,6 @@ let package = Package(
     dependencies: [
         // Cryptography, JOSE, X.509, TLS: exact pins.
         .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
-        .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", exact: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
@@ -28,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/async-kit.git", from: "1.22.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -47,12 +50,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Safe JOSE layer over jwt-kit / swift-crypto, X.509 helpers.
+        // Safe JOSE layer over swift-crypto, X.509 helpers.
         .target(
             name: "StrongroomJOSE",
             dependencies: [
                 "StrongroomCore",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -69,6 +71,12 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
+                // SQLiteDriver uses the SQLite C API that SQLiteNIO vendors (its module VaporCSQLite).
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "AsyncKit", package: "async-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -76,7 +84,7 @@ let package = Package(
         // Profiles as ordered lists of named checks; client/service configuration checks.
         .target(
             name: "StrongroomPolicy",
-            dependencies: ["StrongroomCore", "StrongroomJOSE"],
+            dependencies: ["StrongroomCore"],
             swiftSettings: swiftSettings
         ),
         // The protocol engine: one processor per endpoint. Never imports the HTTP framework.
@@ -85,10 +93,10 @@ let package = Package(
             dependencies: [
                 "StrongroomCore", "StrongroomJOSE", "StrongroomStorage", "StrongroomPolicy",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -97,9 +105,9 @@ let package = Package(
         .target(
             name: "StrongroomServer",
             dependencies: [
-                "StrongroomCore", "StrongroomEngine", "StrongroomJOSE", "StrongroomStorage", "StrongroomPolicy",
+                "StrongroomCore", "StrongroomEngine", "StrongroomJOSE", "StrongroomStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -108,15 +116,31 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Pages")],
+            swiftSettings: swiftSettings
+        ),
+        // The demo kit and its test PKI: TEST MATERIAL, used by the executable and the tests only.
+        // No production target depends on it.
+        .target(
+            name: "StrongroomDemo",
+            dependencies: [
+                "StrongroomCore", "StrongroomJOSE",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "strongroom",
             dependencies: [
                 "StrongroomCore", "StrongroomServer", "StrongroomEngine", "StrongroomStorage", "StrongroomJOSE", "StrongroomPolicy",
+                "StrongroomDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -126,10 +150,16 @@ let package = Package(
             name: "StrongroomTests",
             dependencies: [
                 "StrongroomCore", "StrongroomJOSE", "StrongroomStorage", "StrongroomPolicy", "StrongroomEngine", "StrongroomServer",
-                .product(name: "JWTKit", package: "jwt-kit"),
+                "StrongroomDemo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import StrongroomCore
 import StrongroomJOSE
+import Yams
 
 /// The demo kit written by `strongroom demo init`: a test CA, a server certificate for
 /// localhost/127.0.0.1, two client certificates with their JWK Sets, and a configuration with
@@ -8,8 +9,9 @@ import StrongroomJOSE
 /// and one user.
 ///
 /// Everything it writes is DEMO/TEST material: fresh keys on every run, secrets printed on the
-/// terminal and stored in plain text. It lives here rather than in the executable so tests can
-/// check that the kit parses, validates, and that every seeded client conforms to its profiles.
+/// terminal and stored in plain text. It lives in its own target, used only by the executable and
+/// the tests (never by a production target), so tests can check that the kit parses, validates,
+/// and that every seeded client conforms to its profiles.
 public enum DemoKit {
     public static let configurationFile = "strongroom.yaml"
     public static let fapiClient1 = "demo-fapi-1"
@@ -111,7 +113,7 @@ public enum DemoKit {
             client1PublicJWKS: JWKSet(keys: [keys1.publicJWK]).json,
             client2PublicJWKS: JWKSet(keys: [keys2.publicJWK]).json,
             client2SubjectDN: subjectDN2)
-        let yaml = configurationYAML(config)
+        let yaml = try configurationYAML(config)
 
         func pem(_ text: String, _ what: String) -> String {
             """
@@ -269,158 +271,40 @@ public enum DemoKit {
 
     // MARK: - YAML
 
-    /// The configuration as commented YAML, keys in a readable order. Round-trips through
-    /// `StrongroomConfiguration.parse` to an equal value (tested).
-    public static func configurationYAML(_ c: StrongroomConfiguration) -> String {
-        let s = c.service
-        let l = s.lifetimes
-        let a = s.algorithms
-        func strings(_ v: [String]) -> YAMLNode { .seq(v.map { .string($0) }) }
-        func algs(_ v: [JWSAlgorithm]) -> YAMLNode { strings(v.map(\.rawValue)) }
+    /// The configuration as YAML, encoded with Yams from its `Codable` form (so the written keys are
+    /// the ones `StrongroomConfiguration.parse` reads), under a header comment that explains the kit's
+    /// settings. Round-trips through `StrongroomConfiguration.parse` to an equal value (tested).
+    public static func configurationYAML(_ c: StrongroomConfiguration) throws -> String {
+        let encoder = YAMLEncoder()
+        encoder.options.allowUnicode = true
+        encoder.options.width = -1
+        return configurationHeader + (try encoder.encode(c))
+    }
 
-        var serviceMap: [YAMLEntry] = [
-            .init("issuer", .string(s.issuer), comment: "Every token's iss; the discovery document is at ISSUER/.well-known/openid-configuration."),
-            .init("supported_profiles", strings(s.supportedProfiles.map(\.rawValue))),
-        ]
-        if let forced = s.forcedProfile { serviceMap.append(.init("forced_profile", .string(forced.rawValue))) }
-        serviceMap += [
-            .init("client_auth_methods", strings(s.clientAuthMethods.map(\.rawValue))),
-            .init("scopes", .seq(s.scopes.map { scope in
-                var m: [YAMLEntry] = [.init("name", .string(scope.name)), .init("description", .string(scope.description))]
-                if !scope.attributes.isEmpty {
-                    m.append(.init("attributes", .seq(scope.attributes.map {
-                        .map([.init("key", .string($0.key)), .init("value", .string($0.value))])
-                    })))
-                }
-                if !scope.discoverable { m.append(.init("discoverable", .bool(false))) }
-                return .map(m)
-            }), comment: "Scope attributes choose the profile per request: fapi=r -> FAPI 1.0 Baseline, fapi=rw -> FAPI 1.0 Advanced."),
-            .init("response_types", strings(s.responseTypes.map(\.rawValue))),
-            .init("response_modes", strings(s.responseModes.map(\.rawValue))),
-            .init("grant_types", strings(s.grantTypes.map(\.rawValue))),
-            .init("acr_values", strings(s.acrValues)),
-            .init("tls_client_certificate_bound_access_tokens", .bool(s.tlsClientCertificateBoundAccessTokens)),
-            .init("authorization_response_iss_parameter", .bool(s.authorizationResponseIssParameter)),
-            .init("refresh_token_rotation", .bool(s.refreshTokenRotation)),
-            .init("access_token_format", .string(s.accessTokenFormat.rawValue)),
-            .init("request_object_max_lifetime", .int(s.requestObjectMaxLifetime)),
-            .init("clock_skew", .int(s.clockSkew)),
-            .init("allow_plain_pkce", .bool(s.allowPlainPKCE)),
-            .init("require_pushed_authorization_requests", .bool(s.requirePushedAuthorizationRequests)),
-            .init("lifetimes", .map([
-                .init("authorization_code", .int(l.authorizationCode)), .init("access_token", .int(l.accessToken)),
-                .init("refresh_token", .int(l.refreshToken)), .init("id_token", .int(l.idToken)),
-                .init("pushed_request", .int(l.pushedRequest)), .init("session", .int(l.session)),
-                .init("interaction", .int(l.interaction)),
-            ]), comment: "Seconds."),
-            .init("algorithms", .map([
-                .init("id_token", algs(a.idToken)), .init("userinfo", algs(a.userinfo)),
-                .init("authorization_response", algs(a.authorizationResponse)), .init("introspection", algs(a.introspection)),
-                .init("request_object", algs(a.requestObject)), .init("client_assertion", algs(a.clientAssertion)),
-                .init("access_token", algs(a.accessToken)),
-            ])),
-            .init("claims_supported", strings(s.claimsSupported)),
-            .init("registration", .map([
-                .init("enabled", .bool(s.registration.enabled)),
-                .init("initial_access_tokens", strings(s.registration.initialAccessTokens),
-                      comment: "DEMO initial access token for Dynamic Client Registration (Authorization: Bearer ...)."),
-            ])),
-        ]
-
-        var serverMap: [YAMLEntry] = [
-            .init("host", .string(c.server.host)),
-            .init("port", .int(c.server.port)),
-        ]
-        if let cert = c.server.tlsCertificate { serverMap.append(.init("tls_certificate", .string(cert), comment: "DEMO certificate, relative to this file.")) }
-        if let key = c.server.tlsPrivateKey { serverMap.append(.init("tls_private_key", .string(key))) }
-        serverMap.append(.init("client_ca_trust_anchors", strings(c.server.clientCATrustAnchors)))
-        serverMap.append(.init("request_client_certificate", .bool(c.server.requestClientCertificate),
-                               comment: "Off: the main listener does not ask for a client certificate (no browser prompt); certificate clients use mtls_alias."))
-        if let alias = c.server.mtlsAlias {
-            var m: [YAMLEntry] = [.init("host", .string(alias.host)), .init("port", .int(alias.port))]
-            if let base = alias.baseURL { m.append(.init("base_url", .string(base))) }
-            serverMap.append(.init("mtls_alias", .map(m), comment: "Listener that requires a client certificate (RFC 8705 §5 mtls_endpoint_aliases)."))
-        }
-        serverMap += [
-            .init("trusted_proxies", strings(c.server.trustedProxies)),
-            .init("client_certificate_header", .string(c.server.clientCertificateHeader)),
-            .init("max_body_size", .int(c.server.maxBodySize)),
-            .init("resource_api", .bool(c.server.resourceAPI)),
-            .init("demo_pages", .bool(c.server.demoPages), comment: "Serve the demo's /demo/callback page (demo kits only)."),
-        ]
-
-        var root: [YAMLEntry] = [
-            .init("service", .map(serviceMap)),
-            .init("server", .map(serverMap)),
-            .init("database", .map([.init("url", .string(c.database.url)), .init("pool_size", .int(c.database.poolSize))]),
-                  comment: "sqlite:PATH (relative to this file) or postgres://user:pass@host:5432/db for several nodes."),
-        ]
-        if let token = c.admin.token {
-            root.append(.init("admin", .map([.init("token", .string(token))]), comment: "DEMO admin API bearer token."))
-        } else {
-            root.append(.init("admin", .map([])))
-        }
-        root.append(.init("metrics", .map([.init("public", .bool(c.metrics.isPublic))]),
-                          comment: "GET /metrics needs the admin token unless public is true."))
-        var keysMap: [YAMLEntry] = []
-        if let v = c.keys.encryptionKey { keysMap.append(.init("encryption_key", .string(v))) }
-        if let f = c.keys.encryptionKeyFile {
-            keysMap.append(.init("encryption_key_file", .string(f), comment: "DEMO/TEST key encryption key, relative to this file."))
-        }
-        if !c.keys.previousEncryptionKeys.isEmpty { keysMap.append(.init("previous_encryption_keys", strings(c.keys.previousEncryptionKeys))) }
-        if !c.keys.previousEncryptionKeyFiles.isEmpty { keysMap.append(.init("previous_encryption_key_files", strings(c.keys.previousEncryptionKeyFiles))) }
-        root.append(.init("keys", .map(keysMap),
-                          comment: "Server signing keys and client_secret_jwt secrets are stored encrypted under this key (docs/operations.md)."))
-        root += [
-            .init("secret_hash_key", .string(c.secretHashKey), comment: "DEMO key for hashing stored secrets and tokens (base64, 32 bytes)."),
-            .init("log_level", .string(c.logLevel)),
-            .init("clients", .seq(c.clients.map(clientNode)),
-                  comment: "Clients created or refreshed at start-up. Keys are the RFC 7591 client metadata names."),
-            .init("users", .seq(c.users.map { u in
-                var m: [YAMLEntry] = [.init("username", .string(u.username))]
-                if let p = u.password { m.append(.init("password", .string(p), comment: "DEMO password (plain text is for demos only; use password_hash).")) }
-                if let h = u.passwordHash { m.append(.init("password_hash", .string(h))) }
-                m.append(.init("claims", json(.object(u.claims))))
-                return .map(m)
-            })),
-        ]
-        let header = """
+    static let configurationHeader = """
         # Strongroom DEMO configuration - TEST MATERIAL ONLY, NOT FOR PRODUCTION.
         # Written by `strongroom demo init`. Every key, token, secret and password in this file and in
         # the PEM/JWKS files beside it was generated for local testing and is printed on the terminal.
-        # Every key is documented in docs/configuration.md.
+        # Every key is documented in docs/configuration.md. In this kit:
+        # - service.issuer is every token's iss; discovery is at ISSUER/.well-known/openid-configuration.
+        # - service.scopes: attributes choose the profile per request: fapi=r -> FAPI 1.0 Baseline,
+        #   fapi=rw -> FAPI 1.0 Advanced. service.lifetimes are in seconds.
+        # - File paths (server.tls_certificate, server.tls_private_key, server.client_ca_trust_anchors,
+        #   keys.encryption_key_file, the sqlite: database.url) are relative to this file.
+        # - server.request_client_certificate is off: the main listener does not ask for a client
+        #   certificate (no browser prompt); certificate clients use server.mtls_alias, the listener
+        #   that requires one (RFC 8705 §5 mtls_endpoint_aliases). server.demo_pages serves /demo/callback.
+        # - database.url: sqlite:PATH, or postgres://user:pass@host:5432/db for several nodes.
+        # - DEMO secrets: admin.token (admin API bearer token; GET /metrics needs it unless
+        #   metrics.public is true), service.registration.initial_access_tokens (Dynamic Client
+        #   Registration, Authorization: Bearer ...), secret_hash_key (hashes stored secrets and tokens),
+        #   the clients' client_secret, and the users' password (plain text is for demos only; use
+        #   password_hash).
+        # - keys.encryption_key_file is the TEST key-encryption key: server signing keys and
+        #   client_secret_jwt secrets are stored encrypted under it (docs/operations.md).
+        # - clients are created or refreshed at start-up; their keys are the RFC 7591 client metadata names.
 
         """
-        return header + YAMLNode.map(root).render(indent: 0)
-    }
-
-    static func clientNode(_ client: SeedClient) -> YAMLNode {
-        var m: [YAMLEntry] = [.init("client_id", .string(client.clientID))]
-        if let secret = client.clientSecret { m.append(.init("client_secret", .string(secret), comment: "DEMO client secret.")) }
-        let enc = JSONEncoder()
-        guard let data = try? enc.encode(client.metadata), let object = JSONValue.parse(data)?.objectValue else { return .map(m) }
-        for key in ClientMetadata.CodingKeys.allCases {
-            if let v = object[key.stringValue] { m.append(.init(key.stringValue, json(v))) }
-        }
-        return .map(m)
-    }
-
-    static func json(_ value: JSONValue) -> YAMLNode {
-        switch value {
-        case .null: .null
-        case .bool(let b): .bool(b)
-        case .number(let n): n.rounded() == n && abs(n) < 9.0e15 ? .int(Int(n)) : .double(n)
-        case .string(let s): .string(s)
-        case .array(let a): .seq(a.map(json))
-        case .object(let o):
-            // JWK members in their customary order, then the rest alphabetically.
-            .map(o.keys.sorted { rank($0) == rank($1) ? $0 < $1 : rank($0) < rank($1) }.map { YAMLEntry($0, json(o[$0]!)) })
-        }
-    }
-
-    private static func rank(_ key: String) -> Int {
-        ["kty", "kid", "use", "alg", "crv", "e", "n", "x", "y"].firstIndex(of: key) ?? 100
-    }
 
     // MARK: - README
 
@@ -492,123 +376,5 @@ public enum DemoKit {
         User: \(demoUsername) / \(demoPassword)
 
         """
-    }
-}
-
-// MARK: - A small YAML emitter
-
-/// One key of a YAML mapping, with an optional comment line above it.
-struct YAMLEntry {
-    var key: String
-    var value: YAMLNode
-    var comment: String?
-    init(_ key: String, _ value: YAMLNode, comment: String? = nil) {
-        self.key = key; self.value = value; self.comment = comment
-    }
-}
-
-/// An ordered YAML tree emitted in block style. Strings are written plain only when they cannot be
-/// read back as anything but the same string; otherwise double-quoted with JSON escapes (valid YAML).
-indirect enum YAMLNode {
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case seq([YAMLNode])
-    case map([YAMLEntry])
-
-    var inline: String? {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .int(let i): return String(i)
-        case .double(let d): return String(d)
-        case .string(let s): return Self.scalar(s)
-        case .seq(let items) where items.isEmpty: return "[]"
-        case .map(let entries) where entries.isEmpty: return "{}"
-        case .seq(let items):
-            // Short lists of scalars on one line.
-            var parts: [String] = []
-            for item in items {
-                switch item {
-                case .seq, .map: return nil
-                default: parts.append(item.inline ?? "null")
-                }
-            }
-            let line = "[" + parts.joined(separator: ", ") + "]"
-            return line.count <= 80 ? line : nil
-        case .map: return nil
-        }
-    }
-
-    /// Block rendering at `indent` spaces; every line ends with a newline.
-    func render(indent: Int) -> String {
-        let pad = String(repeating: " ", count: indent)
-        switch self {
-        case .map(let entries) where !entries.isEmpty:
-            var out = ""
-            for e in entries {
-                if let comment = e.comment { out += pad + "# " + comment + "\n" }
-                let key = Self.scalar(e.key)
-                if let inline = e.value.inline {
-                    out += pad + key + ": " + inline + "\n"
-                } else if case .seq = e.value {
-                    out += pad + key + ":\n" + e.value.render(indent: indent + 2)
-                } else {
-                    out += pad + key + ":\n" + e.value.render(indent: indent + 2)
-                }
-            }
-            return out
-        case .seq(let items) where !items.isEmpty && inline == nil:
-            var out = ""
-            for item in items {
-                if let inline = item.inline {
-                    out += pad + "- " + inline + "\n"
-                } else {
-                    // Render the item two deeper, then put the dash in place of the first line's indent.
-                    // Comment lines stay above the dash.
-                    var lines = item.render(indent: indent + 2).split(separator: "\n", omittingEmptySubsequences: false)
-                    while let first = lines.first, first.trimmingCharacters(in: .whitespaces).hasPrefix("#") {
-                        out += first + "\n"
-                        lines.removeFirst()
-                    }
-                    guard let first = lines.first else { continue }
-                    out += pad + "- " + String(first.dropFirst(indent + 2)) + "\n"
-                    out += lines.dropFirst().joined(separator: "\n")
-                }
-            }
-            return out
-        default:
-            return pad + (inline ?? "null") + "\n"
-        }
-    }
-
-    static let reserved: Set<String> = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"]
-
-    static func scalar(_ s: String) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:")
-        if let first = s.first, first.isASCII, first.isLetter, s.allSatisfy(allowed.contains), !s.hasSuffix(":"),
-           !reserved.contains(s.lowercased()) {
-            return s
-        }
-        return jsonQuoted(s)
-    }
-
-    static func jsonQuoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x7F:
-                out += String(format: "\\u%04X", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import StrongroomCore
+import StrongroomDemo
 import StrongroomEngine
 import StrongroomPolicy
 import StrongroomServer

@@ -4,6 +4,7 @@ import Logging
 import StrongroomCore
 import StrongroomEngine
 import StrongroomJOSE
+import StrongroomPolicy
 import StrongroomStorage
 
 #if canImport(Glibc)

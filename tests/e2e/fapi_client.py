@@ -1,7 +1,7 @@
 """An independent OAuth 2.0 / OpenID Connect / FAPI 1.0 client for the end-to-end suite.
 
 Written against joserfc + cryptography + requests, so that nothing here shares code with the
-server's JOSE layer (jwt-kit / swift-crypto). Everything a conformance-suite client does is here:
+server's JOSE layer (swift-crypto). Everything a conformance-suite client does is here:
 PKCE, request objects, client assertions, a browser-like driver for the login and consent pages,
 parsers for query / fragment / form_post / JARM responses, and ID token verification with
 c_hash / s_hash / at_hash computed independently.

@@ -190,10 +190,10 @@ public struct SeedClient: Sendable, Codable, Equatable {
         metadata = try ClientMetadata(from: decoder)
     }
     public func encode(to encoder: any Encoder) throws {
-        try metadata.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(clientID, forKey: .clientID)
         try c.encodeIfPresent(clientSecret, forKey: .clientSecret)
+        try metadata.encode(to: encoder)
     }
 }
 

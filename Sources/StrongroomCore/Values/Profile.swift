@@ -34,6 +34,17 @@ public enum Profile: String, Sendable, Codable, CaseIterable, Comparable {
         }
     }
 
+    /// The label the consent page shows.
+    public var shortName: String {
+        switch self {
+        case .oauth: "OAuth 2.0"
+        case .fapi1Baseline: "FAPI 1.0 Baseline"
+        case .fapi1Advanced: "FAPI 1.0 Advanced"
+        case .fapi2Security: "FAPI 2.0"
+        case .fapi2MessageSigning: "FAPI 2.0 Message Signing"
+        }
+    }
+
     public var isFAPI: Bool { self != .oauth }
 
     /// The profile a scope attribute selects, if any (`fapi=r`, `fapi=rw`, `fapi2=sp`, `fapi2=ms`).

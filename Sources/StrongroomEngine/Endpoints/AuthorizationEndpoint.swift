@@ -260,8 +260,13 @@ extension Engine {
         return BrowserSession(cookieValue: nil, subject: s.subject, username: user.username, csrfToken: s.csrfToken, authTime: s.authTime, expiresAt: s.expiresAt)
     }
 
-    public func logout(cookieValue: String) async {
+    /// Signs the browser out. The form must carry the session's CSRF token (a cross-site post
+    /// cannot sign a user out); false, and the session kept, when it does not. A cookie that names
+    /// no live session is simply cleared.
+    public func logout(cookieValue: String, csrfToken: String) async -> Bool {
+        if let s = await session(cookieValue: cookieValue), !constantTimeEquals(csrfToken, s.csrfToken) { return false }
         try? await storage.deleteSession(idHash: hasher.hash(cookieValue))
+        return true
     }
 
     public func grants(for session: BrowserSession) async -> [GrantView] {

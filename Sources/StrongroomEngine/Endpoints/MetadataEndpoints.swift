@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import StrongroomCore
 import StrongroomJOSE
 import StrongroomPolicy
+import StrongroomStorage
 
 extension Engine {
     /// `/.well-known/openid-configuration` (OIDC Discovery §3) and `/.well-known/oauth-authorization-server`

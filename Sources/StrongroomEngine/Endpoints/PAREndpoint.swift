@@ -1,5 +1,6 @@
 import Foundation
 import StrongroomCore
+import StrongroomJOSE
 import StrongroomPolicy
 import StrongroomStorage
 

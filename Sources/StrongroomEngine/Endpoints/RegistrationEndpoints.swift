@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import StrongroomCore
 import StrongroomJOSE
 import StrongroomPolicy

@@ -1,5 +1,6 @@
 import StrongroomCore
 import StrongroomJOSE
+import StrongroomStorage
 
 /// Keeps the two kinds of JWT a client signs with the same key apart, so that one can never be
 /// accepted as the other (cross-JWT confusion, RFC 8725 §2.8 and §3.11):

@@ -126,15 +126,7 @@ public struct PageRenderer: Sendable {
         return item
     }
 
-    public static func profileLabel(_ p: Profile) -> String {
-        switch p {
-        case .oauth: "OAuth 2.0"
-        case .fapi1Baseline: "FAPI 1.0 Baseline"
-        case .fapi1Advanced: "FAPI 1.0 Advanced"
-        case .fapi2Security: "FAPI 2.0"
-        case .fapi2MessageSigning: "FAPI 2.0 Message Signing"
-        }
-    }
+    public static func profileLabel(_ p: Profile) -> String { p.shortName }
 
     static func displayDate(_ d: Date) -> String {
         let f = DateFormatter()

@@ -13,7 +13,8 @@ public protocol EngineEndpoints: Sendable {
     func grants(for session: BrowserSession) async throws -> [GrantView]
     /// False when the grant is not the session's or the CSRF token does not match.
     func revokeGrant(id: String, csrfToken: String, session: BrowserSession) async throws -> Bool
-    func logout(cookieValue: String) async throws
+    /// False when the form's CSRF token is not the session's (the session is kept).
+    func logout(cookieValue: String, csrfToken: String) async throws -> Bool
 
     func pushedAuthorizationRequest(_ request: TransportRequest) async throws -> EngineResponse
     func token(_ request: TransportRequest) async throws -> EngineResponse

@@ -293,12 +293,10 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             guard let cookie = SessionCookie.value(fromCookieHeaders: req.headers("cookie")) else {
                 return HTTPResponses.seeOther(grantsPath, headers: [Param("Set-Cookie", SessionCookie.clear())])
             }
-            if let session = try? await engine.session(cookieValue: cookie),
-               !constantTimeEquals(Self.field("csrf_token", req.form), session.csrfToken) {
+            guard try await engine.logout(cookieValue: cookie, csrfToken: Self.field("csrf_token", req.form)) else {
                 return errorPage(.invalidRequest("The sign-out form has expired. Reload the page and try again."),
                                  interactionID: req.interactionID)
             }
-            try await engine.logout(cookieValue: cookie)
             return HTTPResponses.seeOther(grantsPath, headers: [Param("Set-Cookie", SessionCookie.clear())])
         case .par: return try await engine.pushedAuthorizationRequest(req)
         case .token: return try await engine.token(req)

@@ -1,11 +1,12 @@
 import Foundation
 import Logging
 import StrongroomCore
+import StrongroomDemo
 import StrongroomEngine
 import StrongroomJOSE
 import StrongroomPolicy
-import StrongroomServer
 import StrongroomStorage
+import SwiftASN1
 import Testing
 import X509
 import _CryptoExtras

@@ -1,7 +1,7 @@
 import Foundation
 import StrongroomCore
+import StrongroomDemo
 import StrongroomJOSE
-import StrongroomServer
 import Testing
 
 /// The `strongroom` binary with key encryption at rest: no key or the wrong key is a configuration

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 @testable import StrongroomCore
+import StrongroomDemo
 @testable import StrongroomEngine
 @testable import StrongroomJOSE
 @testable import StrongroomStorage

@@ -315,6 +315,29 @@ import Testing
     }
 }
 
+/// Signing out is the engine's decision (the HTTP layer only carries the form): a post without
+/// the session's CSRF token keeps the session.
+@Suite(.serialized) struct EngineLogoutTests {
+    typealias H = EngineHarness
+
+    @Test func logoutNeedsTheSessionsCSRFToken() async throws {
+        let h = try await H.make()
+        defer { Task { await h.close() } }
+        let out = await h.engine.authorize(H.get("/authorize", [("client_id", "plain"), ("redirect_uri", H.redirect), ("response_type", "code"),
+                                                                ("scope", "openid")]), session: nil)
+        guard case .interact(let ticket) = out else { Issue.record("\(out)"); return }
+        var loginRequest = H.post("/login", [])
+        loginRequest.browserBinding = ticket.browserCookie
+        let login = await h.engine.login(interactionID: ticket.interactionID, username: "alice", password: "wonderland-test", request: loginRequest)
+        guard case .loggedIn(let session, _) = login, let cookie = session.cookieValue else { Issue.record("\(login)"); return }
+        #expect(await h.engine.logout(cookieValue: cookie, csrfToken: "forged") == false)
+        #expect(await h.engine.session(cookieValue: cookie) != nil)
+        #expect(await h.engine.logout(cookieValue: cookie, csrfToken: session.csrfToken) == true)
+        #expect(await h.engine.session(cookieValue: cookie) == nil)
+        #expect(await h.engine.logout(cookieValue: "no-such-session", csrfToken: "") == true)
+    }
+}
+
 /// Item 14: no caller-chosen text adds or forges a log line.
 @Suite struct LogLineTests {
     @Test func controlCharactersAreEscapedAndFieldsQuoted() {

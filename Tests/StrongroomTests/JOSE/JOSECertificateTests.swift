@@ -1,5 +1,6 @@
 import Foundation
 import StrongroomCore
+import StrongroomDemo
 import Testing
 import X509
 

@@ -38,7 +38,11 @@ final class ServerStubEngine: EngineEndpoints, @unchecked Sendable {
     func session(cookieValue: String) async throws -> BrowserSession? { cookieValue == "sess-OK" ? knownSession : nil }
     func grants(for session: BrowserSession) async throws -> [GrantView] { grantList }
     func revokeGrant(id: String, csrfToken: String, session: BrowserSession) async throws -> Bool { csrfToken == session.csrfToken }
-    func logout(cookieValue: String) async throws {}
+    func logout(cookieValue: String, csrfToken: String) async throws -> Bool {
+        // As the engine decides: a live session needs its CSRF token.
+        if cookieValue == "sess-OK", let s = knownSession { return csrfToken == s.csrfToken }
+        return true
+    }
 
     func answer(_ r: TransportRequest) throws -> EngineResponse {
         record(r)

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import StrongroomCore
+import StrongroomDemo
 import StrongroomJOSE
 import Testing
 @testable import StrongroomStorage
