@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StrongroomCore
+import StrongroomDemo
 import StrongroomEngine
 import StrongroomJOSE
 import Testing
