@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import StrongroomCore
 import StrongroomDemo
@@ -85,7 +86,7 @@ struct ServerTestResponse {
                                    logger: .init(label: "test"))
     }
 
-    func send(_ responder: StrongroomResponder<ServerStubEngine>, _ method: HTTPRequest.Method, _ path: String,
+    func send<E: EngineEndpoints>(_ responder: StrongroomResponder<E>, _ method: HTTPRequest.Method, _ path: String,
               headers: [(String, String)] = [], body: String = "", peer: String? = "192.0.2.1", chain: [Data]? = nil) async throws -> ServerTestResponse {
         var fields = HTTPFields()
         for (n, v) in headers { fields.append(HTTPField(name: HTTPField.Name(n)!, value: v)) }
@@ -140,14 +141,43 @@ struct ServerTestResponse {
         #expect(req.listener == .main)
     }
 
+    /// A real client certificate issued by a CA, with that CA as its chain, as DER.
+    static let forwardedPair: (leaf: Data, ca: Data) = {
+        let ca = try! DemoPKI.makeCA(commonName: "Forwarded Test CA")
+        let leaf = try! DemoPKI.issueClientCertificate(ca: ca, commonName: "forwarded-client", organization: "Test", keyAlgorithm: .es256)
+        return (try! ClientCertificate.fromPEM(leaf.certificatePEM).chainDER[0], try! ClientCertificate.fromPEM(ca.certificatePEM).chainDER[0])
+    }()
+
+    /// RFC 9440 §4 / RFC 8705 §3: a forwarded `Client-Cert` counts only from a trusted proxy. The header
+    /// carries a real certificate (RFC 9440 `:base64:` DER) that the trusted proxy's copy shows parses,
+    /// so the untrusted peer's copy yields nothing because it was ignored, not because it was unreadable.
     @Test func forwardedCertificateFromUntrustedPeerIsStrippedAndIgnored() async throws {
+        let (leaf, ca) = Self.forwardedPair
+        let (tls, _) = Self.certificates
+        let forwarded = [("Client-Cert", ":\(leaf.base64EncodedString()):"), ("Client-Cert-Chain", ":\(ca.base64EncodedString()):")]
         let engine = ServerStubEngine()
-        _ = try await send(try await makeResponder(engine), .post, "/token",
-                           headers: [("Client-Cert", ":AAAA:"), ("Client-Cert-Chain", ":BBBB:")], peer: "192.0.2.1")
-        let req = try #require(engine.requests.first)
-        #expect(req.clientCertificate == nil)
-        #expect(req.header("client-cert") == nil)
-        #expect(req.header("client-cert-chain") == nil)
+        let responder = try await makeResponder(engine)
+
+        // Untrusted peer, no TLS certificate: no certificate at all, and the headers never reach the engine.
+        let untrusted = try await send(responder, .post, "/token", headers: forwarded, peer: "192.0.2.1")
+        #expect(untrusted.status == 200)
+        let plain = try #require(engine.requests.last)
+        #expect(plain.clientCertificate == nil)
+        #expect(plain.header("client-cert") == nil)
+        #expect(plain.header("client-cert-chain") == nil)
+
+        // Untrusted peer presenting a TLS chain: that chain, never the forwarded one.
+        _ = try await send(responder, .post, "/token", headers: forwarded, peer: "192.0.2.1", chain: [tls])
+        let withTLS = try #require(engine.requests.last)
+        #expect(withTLS.clientCertificate?.chainDER == [tls])
+        #expect(withTLS.header("client-cert") == nil)
+
+        // The same headers from the trusted proxy: exactly the forwarded certificate and chain.
+        _ = try await send(responder, .post, "/token", headers: forwarded, peer: "10.9.9.9")
+        let trusted = try #require(engine.requests.last)
+        #expect(trusted.clientCertificate?.chainDER == [leaf, ca])
+        #expect(trusted.header("client-cert") == nil)
+        #expect(engine.requests.count == 3)
     }
 
     /// Two client certificates as DER: the "proxy's" and the "client's".
@@ -314,15 +344,69 @@ struct ServerTestResponse {
         #expect(r.body.contains("Budget &lt;App&gt;"))
         #expect(r.body.contains(#"name="grant_id" value="g1""#))
         #expect(r.body.contains("1 January 1970"))
-        let revoke = try await send(try await makeResponder(engine), .post, "/grants/revoke",
-                                    headers: [("content-type", "application/x-www-form-urlencoded"), ("cookie", "strongroom_session=sess-OK")],
-                                    body: "grant_id=g1&csrf_token=csrf-1")
+    }
+
+    /// The grants page's revoke form over the real engine (`Engine.revokeGrant`): a forged CSRF token
+    /// leaves the grant and every token issued under it working; the session's own token revokes both.
+    @Test func grantRevocationNeedsTheSessionsCSRFTokenAndRevokesTheTokens() async throws {
+        typealias H = EngineHarness
+        let h = try await H.make()
+        defer { Task { await h.close() } }
+        // Sign in and consent (client "plain": authorization code, refresh tokens).
+        let outcome = await h.engine.authorize(H.get("/authorize", [("client_id", "plain"), ("redirect_uri", H.redirect), ("response_type", "code"),
+                                                                    ("scope", "openid profile offline_access"), ("state", "s")]), session: nil)
+        guard case .interact(let ticket) = outcome else { Issue.record("expected login, got \(outcome)"); return }
+        var loginRequest = H.post("/login", [])
+        loginRequest.browserBinding = ticket.browserCookie
+        let login = await h.engine.login(interactionID: ticket.interactionID, username: "alice", password: "wonderland-test", request: loginRequest)
+        guard case .loggedIn(let session, .interact(let consentTicket)) = login else { Issue.record("expected consent, got \(login)"); return }
+        let cookie = try #require(session.cookieValue)
+        let consent = await h.engine.consent(interactionID: consentTicket.interactionID, approve: true, csrfToken: session.csrfToken,
+                                             session: session, request: H.post("/consent", []))
+        guard case .respond(let redirect) = consent else { Issue.record("expected a redirect, got \(consent)"); return }
+        let code = try #require(H.redirectParams(redirect)["code"])
+        let basic = "Basic " + Data("plain:plain-secret-0123456789-0123456789".utf8).base64EncodedString()
+        let token = await h.engine.token(H.post("/token", [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", H.redirect)],
+                                                headers: [("authorization", basic)]))
+        #expect(token.status == 200, "\(String(decoding: token.body, as: UTF8.self))")
+        let access = try #require(JSONValue.from(token)["access_token"]?.stringValue)
+        let refresh = try #require(JSONValue.from(token)["refresh_token"]?.stringValue)
+        let grantID = try #require(await h.engine.grants(for: session).first?.id)
+
+        let pages = try await PageRenderer.bundled(basePath: "")
+        let responder = StrongroomResponder(engine: h.engine, settings: ServerSettings(), issuer: H.issuer, pages: pages, listener: .main,
+                                            logger: .init(label: "test"))
+        let form = [("content-type", "application/x-www-form-urlencoded"), ("cookie", "strongroom_session=\(cookie)")]
+        func userinfo() async throws -> ServerTestResponse {
+            try await send(responder, .get, "/userinfo", headers: [("authorization", "Bearer \(access)")])
+        }
+        #expect(try await userinfo().status == 200)
+
+        // A forged CSRF token: the error page, and the grant and its token stay active.
+        for forgedToken in ["wrong", "", String(session.csrfToken.dropLast())] {
+            let forged = try await send(responder, .post, "/grants/revoke", headers: form, body: "grant_id=\(grantID)&csrf_token=\(forgedToken)")
+            #expect(forged.status == 400, "csrf_token=\(forgedToken)")
+            #expect(forged.header("location") == nil)
+            #expect(forged.body.contains("This access could not be revoked."))
+        }
+        #expect(await h.engine.grants(for: session).map(\.id) == [grantID])
+        let still = try await userinfo()
+        #expect(still.status == 200, "\(still.body)")
+        #expect(JSONValue.parse(Data(still.body.utf8))?["sub"]?.stringValue == session.subject)
+
+        // The session's own CSRF token: revoked, back to the list, and the tokens refused.
+        let revoke = try await send(responder, .post, "/grants/revoke", headers: form, body: "grant_id=\(grantID)&csrf_token=\(session.csrfToken)")
         #expect(revoke.status == 303)
         #expect(revoke.header("location") == "/grants")
-        let forged = try await send(try await makeResponder(engine), .post, "/grants/revoke",
-                                    headers: [("content-type", "application/x-www-form-urlencoded"), ("cookie", "strongroom_session=sess-OK")],
-                                    body: "grant_id=g1&csrf_token=wrong")
-        #expect(forged.status == 400)
+        #expect(await h.engine.grants(for: session).isEmpty)
+        let refused = try await userinfo()
+        #expect(refused.status == 401)
+        #expect(refused.body == #"{"error":"invalid_token","error_description":"the access token has been revoked"}"#)
+        #expect(refused.header("www-authenticate")?.contains(#"error="invalid_token""#) == true)
+        let refreshed = await h.engine.token(H.post("/token", [("grant_type", "refresh_token"), ("refresh_token", refresh)],
+                                                    headers: [("authorization", basic)]))
+        #expect(refreshed.status == 400)
+        #expect(JSONValue.from(refreshed)["error"]?.stringValue == "invalid_grant")
     }
 
     @Test func logoutClearsTheCookie() async throws {

@@ -1,5 +1,8 @@
 import Foundation
+import StrongroomCore
+import StrongroomDemo
 import StrongroomEngine
+import StrongroomJOSE
 import Testing
 
 @testable import StrongroomServer
@@ -104,11 +107,25 @@ import Testing
 
     let tlsChain = [Data([1, 2, 3])]
 
-    @Test func untrustedPeerCannotForwardACertificate() {
+    /// A real certificate in RFC 9440 form from an untrusted peer is ignored (the TLS chain, if any, counts);
+    /// from a trusted proxy the same header value yields exactly that certificate, so it is not unparseable.
+    @Test func untrustedPeerCannotForwardACertificate() throws {
+        let issued = try DemoPKI.selfSignedClientCertificate(commonName: "forwarded", keyAlgorithm: .es256)
+        let der = try ClientCertificate.fromPEM(issued.certificatePEM).chainDER[0]
+        let tls = try ClientCertificate.fromPEM(try DemoPKI.selfSignedClientCertificate(commonName: "tls", keyAlgorithm: .es256).certificatePEM).chainDER
+        let header = ":\(der.base64EncodedString()):"
+        func resolved(tlsChain: [Data]?, trusted: Bool) -> ClientCertificate? {
+            ClientCertificateSource.certificate(for: ClientCertificateSource.decide(
+                tlsChain: tlsChain, peerIsTrustedProxy: trusted, forwardedCertificate: header, forwardedChain: nil))
+        }
         #expect(ClientCertificateSource.decide(tlsChain: nil, peerIsTrustedProxy: false,
-                                               forwardedCertificate: ":AAAA:", forwardedChain: nil) == .none)
-        #expect(ClientCertificateSource.decide(tlsChain: tlsChain, peerIsTrustedProxy: false,
-                                               forwardedCertificate: ":AAAA:", forwardedChain: nil) == .tls(tlsChain))
+                                               forwardedCertificate: header, forwardedChain: nil) == .none)
+        #expect(resolved(tlsChain: nil, trusted: false) == nil)
+        #expect(ClientCertificateSource.decide(tlsChain: tls, peerIsTrustedProxy: false,
+                                               forwardedCertificate: header, forwardedChain: nil) == .tls(tls))
+        #expect(resolved(tlsChain: tls, trusted: false)?.chainDER == tls)
+        #expect(resolved(tlsChain: nil, trusted: true)?.chainDER == [der])
+        #expect(resolved(tlsChain: tls, trusted: true)?.chainDER == [der])
     }
 
     @Test func trustedProxyHeaderWinsOverTheProxysOwnTLSCertificate() {
