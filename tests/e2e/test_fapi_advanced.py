@@ -69,11 +69,20 @@ def test_token_of_second_client_used_with_first_clients_certificate(server, clie
 
 
 def test_refresh_token_needs_the_bound_certificate(server, clients):
-    flow = advanced_flow(server, clients.fapi2, "request", "hybrid")
+    """RFC 8705 §3/§4: a refresh token issued over mTLS is bound to that certificate. demo-fapi-1
+    authenticates with private_key_jwt, so a valid assertion authenticates it whatever certificate
+    is in the TLS connection: presenting client2's (valid, CA-issued) certificate leaves the refresh
+    token's binding as the only thing wrong."""
+    c = clients.fapi1
+    flow = advanced_flow(server, c, "request", "hybrid")
     tokens = flow.tokens()
-    # demo-fapi-2 authenticates by certificate, so use fapi1-style: present client1's certificate for client2 -> invalid_client
-    r = clients.fapi2.with_cert(clients.cert1).token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
-    assert r.status_code in (400, 401) and r.json()["error"] in ("invalid_client", "invalid_grant"), r.text
+    assert c.introspect(tokens["access_token"]).get("cnf", {}).get("x5t#S256") == cert_thumbprint(c.cert[0])
+    r = c.with_cert(clients.cert2).token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 400, f"refresh with another certificate: HTTP {r.status_code} {r.text}"
+    assert r.json() == {"error": "invalid_grant", "error_description": "the refresh token is bound to another certificate"}, r.text
+    # The refusal did not spend the token: with the bound certificate the same refresh succeeds.
+    r = c.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 200, f"refresh with the bound certificate after the refusal: HTTP {r.status_code} {r.text}"
 
 
 def test_advanced_form_post_and_fragment_jwt(server, clients):

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from conftest import observe
-from fapi_client import (Browser, FAPI_ACR_CLAIMS, code_params, fapi_params, request_object, run_fapi_flow,
-                         tamper_signature)
+from fapi_client import (Browser, CodeFlow, FAPI_ACR_CLAIMS, code_params, fapi_params, request_object, run_fapi_flow,
+                         tamper_signature, verify_id_token)
 
 
 def assert_redirect_error(res, error, what):
@@ -308,18 +308,24 @@ def test_expired_code_and_access_token(short_srv):
 
 
 def test_invalid_request_object_error_delivered_as_jarm(server, clients):
-    """An error after the redirect URI is validated goes back in the requested response mode (JARM)."""
+    """An error found after the redirect URI is validated goes back in the requested response mode
+    (JARM): a request object with the wrong aud, asking for response_mode=jwt with
+    response_type=code, is answered by a redirect to the redirect URI carrying only response=, a JWT
+    signed by the server (query.jwt), with error=invalid_request_object and the state."""
     c = clients.fapi1
     params, _ = fapi_params(c, response_type="code", response_mode="jwt")
     ro = c.request_object(params, aud="https://evil.example")
     res = Browser(server).authorize({"client_id": c.client_id, "request": ro, "response_type": "code", "scope": "openid payments"},
                                     client_id=c.client_id)
-    if res.kind == "page":
-        observe(f"wrong aud with response_mode=jwt -> error page: {res.describe()[:120]}")
-        assert res.status == 400
-        return
+    assert res.kind == "redirect", f"wrong aud with response_mode=jwt: expected a JARM redirect, got {res.describe()}"
+    assert res.status == 303, res.describe()
+    assert res.location.startswith(c.redirect_uri + "?"), f"not a query.jwt redirect to the redirect URI: {res.location}"
     assert res.jarm, f"error not delivered as JARM: {res.describe()}"
-    assert res.error == "invalid_request_object" and res.get("state") == params["state"], res.describe()
+    assert set(res.raw_params) == {"response"}, f"parameters outside the JARM JWT: {res.raw_params}"
+    assert res.jarm_header["alg"] == c.id_token_alg, f"JARM alg {res.jarm_header['alg']}"
+    assert res.error == "invalid_request_object", res.describe()
+    assert res.get("state") == params["state"], res.describe()
+    assert "code" not in res.params, res.describe()
 
 
 def test_request_object_containing_request(server, clients):
@@ -332,20 +338,27 @@ def test_request_object_containing_request(server, clients):
 
 
 def test_request_and_request_uri_together(server, clients):
-    """OIDC Core §6 forbids both; RFC 9126 §4 lets the server use only the pushed request. Either refusal or the
-    pushed parameters alone are acceptable; the outer request object must never be used."""
+    """With a request_uri from the PAR endpoint the pushed request is the whole authorization request
+    (RFC 9126 §4; RFC 9101 §6.3: only the request object's parameters are used): a `request` beside it
+    in the query is ignored like every other outer parameter but client_id and request_uri. (Only a
+    `request` beside a non-PAR request_uri is refused, OIDC Core §6.) So the flow completes with the
+    pushed parameters: the pushed state and nonce, a code redeemable with the pushed code_verifier."""
     c = clients.fapi1
-    pushed_params, _ = fapi_params(c)
+    pushed_params, pushed_verifier = fapi_params(c)
     r = c.par({"request": c.request_object(pushed_params)})
     assert r.status_code == 201, r.text
-    outer_params, _ = fapi_params(c)  # another state and nonce
+    outer_params, _ = fapi_params(c)  # another state, nonce and code_challenge
     res = Browser(server).authorize({"client_id": c.client_id, "request": c.request_object(outer_params),
                                      "request_uri": r.json()["request_uri"]}, client_id=c.client_id)
-    if "code" in res.params:
-        assert res.get("state") == pushed_params["state"], f"the outer request object was used: {res.describe()}"
-        observe("request + request_uri together: accepted, the pushed request used and the outer request ignored")
-    else:
-        observe(f"request + request_uri together: refused ({res.describe()[:100]})")
+    assert res.kind == "redirect" and res.status == 303 and res.mode == "fragment", f"request + PAR request_uri: {res.describe()}"
+    assert res.location.startswith(c.redirect_uri + "#"), res.location
+    assert not res.error and "code" in res.params, res.describe()
+    assert res.get("state") == pushed_params["state"], f"the outer request object was used: {res.describe()}"
+    verify_id_token(res["id_token"], server, c.client_id, nonce=pushed_params["nonce"], code=res["code"],
+                    state=pushed_params["state"], expected_alg=c.id_token_alg, require_c_hash=True, require_s_hash=True)
+    tokens = CodeFlow(c, pushed_params, pushed_verifier, pushed_params["state"], pushed_params["nonce"], res).tokens()
+    verify_id_token(tokens["id_token"], server, c.client_id, nonce=pushed_params["nonce"])
+    observe("request + request_uri together: accepted, the pushed request used and the outer request ignored")
 
 
 def test_refresh_of_bound_token_without_certificate(server, clients):
