@@ -22,6 +22,21 @@ public final class Engine: Sendable {
     let loginThrottle = LoginThrottle()
     /// The rules of every profile combination, composed once (`RuleBook`).
     let ruleBook: RuleBook
+    let urls: EndpointURLs
+    /// Client authentication at the back-channel endpoints.
+    let clientAuthenticator: ClientAuthenticator
+    /// Revocation of whole token lineages (theft detection, withdrawn consent).
+    let lineage: LineageRevoker
+    /// Signs what the server issues.
+    let signer: ArtifactSigner
+    /// Creates and stores tokens and ID tokens.
+    let tokenIssuer: TokenIssuer
+    /// Validates authorization requests (the staged pipeline in `Authorization/`).
+    let authorizationValidator: AuthorizationValidator
+    /// Judges access tokens at userinfo and the resource API.
+    let accessTokens: AccessTokenValidator
+    /// Answers token introspection.
+    let introspector: Introspector
 
     public var service: ServiceSettings { configuration.service }
     public var issuer: String { configuration.service.issuer }
@@ -40,7 +55,24 @@ public final class Engine: Sendable {
         self.logger = logger
         self.trustAnchors = trustAnchors
         self.jwksFetcher = jwksFetcher
-        self.ruleBook = RuleBook(service: configuration.service)
+        let ruleBook = RuleBook(service: configuration.service)
+        let urls = EndpointURLs(issuer: configuration.service.issuer, mtlsAlias: configuration.server.mtlsAlias)
+        self.ruleBook = ruleBook
+        self.urls = urls
+        self.clientAuthenticator = ClientAuthenticator(
+            service: configuration.service, clients: clients, keys: jwksFetcher, trustAnchors: trustAnchors, replay: storage,
+            clock: clock, urls: urls, ruleBook: ruleBook)
+        let lineage = LineageRevoker(storage: storage, service: configuration.service, clock: clock, logger: logger)
+        let signer = ArtifactSigner(keys: keys, ruleBook: ruleBook)
+        self.lineage = lineage
+        self.signer = signer
+        self.tokenIssuer = TokenIssuer(service: configuration.service, storage: storage, signer: signer, hasher: hasher, random: random,
+                                       clock: clock, lineage: lineage)
+        self.authorizationValidator = AuthorizationValidator(service: configuration.service, keys: jwksFetcher, replay: storage,
+                                                             clock: clock, ruleBook: ruleBook)
+        self.accessTokens = AccessTokenValidator(storage: storage, hasher: hasher, clients: clients, clock: clock, lineage: lineage)
+        self.introspector = Introspector(service: configuration.service, storage: storage, hasher: hasher, clock: clock, lineage: lineage,
+                                         signer: signer)
     }
 
     /// The rules, and the policy they compose to, of a request that selects `profiles`.

@@ -73,7 +73,7 @@ extension Engine {
             pushed = record
             parHash = hash
         }
-        var validated = try await validateAuthorization(outer: params, client: client, channel: .authorizationEndpoint, pushed: pushed)
+        var validated = try await authorizationValidator.validate(outer: params, client: client, channel: .authorizationEndpoint, pushed: pushed)
         validated.parHash = parHash
         return validated
     }
@@ -285,7 +285,7 @@ extension Engine {
         guard constantTimeEquals(csrfToken, session.csrfToken),
               let grant = try? await storage.grant(id: id), grant.subject == session.subject else { return false }
         guard (try? await storage.revokeGrant(id: id, at: now)) == true else { return false }
-        let n = await revokeLineage(.grant(id))
+        let n = await lineage.revoke(.grant(id))
         logger.notice("grant revoked by user", metadata: ["grant_id": "\(id)", "client_id": "\(grant.clientID)", "tokens_revoked": "\(n)"])
         return true
     }
@@ -318,7 +318,7 @@ extension Engine {
             var params: [Param] = [Param("code", code)]
             if let state = v.state { params.append(Param("state", state)) }
             if v.responseType.includesIDToken {
-                let idToken = try await makeIDToken(client: client, subject: subject, nonce: v.nonce, authTime: authTime, acr: acr,
+                let idToken = try await tokenIssuer.idToken(client: client, subject: subject, nonce: v.nonce, authTime: authTime, acr: acr,
                                                     profile: v.profile, code: code, state: v.state, accessToken: nil,
                                                     claimsRequest: v.claims, scopes: v.scopes)
                 params.append(Param("id_token", idToken))

@@ -12,7 +12,7 @@ extension Engine {
         var profile: Profile? = nil
         do {
             let form = try request.backChannelForm()
-            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.par)
+            let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.par)
             clientID = auth.clientID
             if form.contains(where: { $0.name == "request_uri" }) {
                 throw OAuthError.invalidRequest("request_uri must not be sent to the PAR endpoint (RFC 9126 §2.1)")
@@ -21,7 +21,7 @@ extension Engine {
             let params = form.filter { !authParams.contains($0.name) }
             let validated: ValidatedAuthorization
             do {
-                validated = try await validateAuthorization(outer: params, client: auth.client, channel: .pushed)
+                validated = try await authorizationValidator.validate(outer: params, client: auth.client, channel: .pushed)
             } catch {
                 switch error {
                 case .page(let e, let p): profile = p; throw e
@@ -29,7 +29,7 @@ extension Engine {
                 }
             }
             profile = validated.profile
-            try enforceClientAuthProfile(auth, profiles: Set(validated.profiles ?? [validated.profile]))
+            try clientAuthenticator.enforce(auth, profiles: Set(validated.profiles ?? [validated.profile]))
             let requestURI = Self.parURNPrefix + random.token(bits: 256)
             let lifetime = service.lifetimes.pushedRequest
             do {

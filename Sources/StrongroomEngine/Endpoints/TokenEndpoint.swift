@@ -13,7 +13,7 @@ extension Engine {
         var clientID: String? = nil
         do {
             let form = try request.backChannelForm()
-            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.token)
+            let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.token)
             clientID = auth.clientID
             guard let grantType = try form.single("grant_type") else { throw OAuthError.invalidRequest("grant_type is required") }
             guard let grant = GrantType(rawValue: grantType), service.grantTypes.contains(grant) else {
@@ -78,7 +78,7 @@ extension Engine {
             throw OAuthError.invalidGrant("the authorization code was issued to another client")
         case .replayed(let r):
             // RFC 6749 §4.1.2 / RFC 9700 §4.5: a reused code revokes what it issued.
-            let n = await revokeLineage(.code(r.id))
+            let n = await lineage.revoke(.code(r.id))
             logger.warning("authorization code replayed; tokens revoked", metadata: ["client_id": "\(r.clientID)", "revoked": "\(n)"])
             throw OAuthError.invalidGrant("the authorization code has already been used")
         case .redeemed(let r):
@@ -105,12 +105,12 @@ extension Engine {
             throw OAuthError.invalidGrant("code_verifier was sent but no code_challenge was in the authorization request")
         }
         let selected = profiles(scopes: record.scopes, client: auth.client.metadata, recorded: record.profile)
-        try enforceClientAuthProfile(auth, profiles: selected)
+        try clientAuthenticator.enforce(auth, profiles: selected)
         let binding = try certificateBinding(auth, profiles: selected)
         if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {
             throw OAuthError.invalidGrant("the user has revoked this authorization")
         }
-        return (try await issueTokens(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
+        return (try await tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
                                       familyID: nil, binding: binding, profile: record.profile, authTime: record.authTime, acr: record.acr,
                                       nonce: record.nonce, claimsRequest: record.claimsRequest, withIDToken: record.scopes.contains("openid"),
                                       withRefresh: auth.client.metadata.grantTypes.contains(.refreshToken)), record.profile)
@@ -128,11 +128,11 @@ extension Engine {
         } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "refresh: \(error)") }
         guard record.clientID == auth.clientID else { throw OAuthError.invalidGrant("the refresh token was issued to another client") }
         guard record.revokedAt == nil, record.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token is no longer valid") }
-        if try await isLineageRevoked(Self.lineages(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
+        if try await lineage.isRevoked(Lineage.of(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
             throw OAuthError.invalidGrant("the refresh token is no longer valid")
         }
         let selected = profiles(scopes: record.scopes, client: auth.client.metadata, recorded: record.profile)
-        try enforceClientAuthProfile(auth, profiles: selected)
+        try clientAuthenticator.enforce(auth, profiles: selected)
         // Scope narrowing only (RFC 6749 §6).
         var scopes = record.scopes
         if let requested = try form.single("scope") {
@@ -150,7 +150,7 @@ extension Engine {
             switch rotation {
             case .rotated: break
             case .replayed(let r):
-                let n = await revokeLineage(.family(r.familyID))
+                let n = await lineage.revoke(.family(r.familyID))
                 logger.warning("rotated-out refresh token replayed; family revoked", metadata: ["client_id": "\(r.clientID)", "revoked": "\(n)"])
                 throw OAuthError.invalidGrant("the refresh token has already been used")
             case .unknown:
@@ -158,7 +158,7 @@ extension Engine {
             }
         }
         let binding = try certificateBinding(auth, profiles: selected)
-        var body = try await issueTokens(auth: auth, subject: record.subject, scopes: scopes, codeID: record.codeID, grantID: record.grantID,
+        var body = try await tokenIssuer.issue(auth: auth, subject: record.subject, scopes: scopes, codeID: record.codeID, grantID: record.grantID,
                                          familyID: record.familyID, binding: binding, profile: record.profile, authTime: record.authTime,
                                          acr: record.acr, nonce: nil, claimsRequest: record.claimsRequest,
                                          withIDToken: scopes.contains("openid") && record.subject != nil,
@@ -178,94 +178,10 @@ extension Engine {
         }
         let decision = selector().select(scopes: scopes, client: auth.client.metadata)
         let profile = decision.profile
-        try enforceClientAuthProfile(auth, profiles: decision.profiles)
+        try clientAuthenticator.enforce(auth, profiles: decision.profiles)
         let binding = try certificateBinding(auth, profiles: decision.profiles)
-        return (try await issueTokens(auth: auth, subject: nil, scopes: scopes, codeID: nil, grantID: nil, familyID: nil, binding: binding,
+        return (try await tokenIssuer.issue(auth: auth, subject: nil, scopes: scopes, codeID: nil, grantID: nil, familyID: nil, binding: binding,
                                       profile: profile, authTime: nil, acr: nil, nonce: nil, claimsRequest: nil, withIDToken: false,
                                       withRefresh: false), profile)
-    }
-
-    /// Creates and durably stores the tokens, then builds the RFC 6749 §5.1 response body.
-    func issueTokens(auth: AuthenticatedClient, subject: String?, scopes: [String], codeID: String?, grantID: String?, familyID: String?,
-                     binding: String?, profile: Profile, authTime: Date?, acr: String?, nonce: String?, claimsRequest: JSONValue?,
-                     withIDToken: Bool, withRefresh: Bool) async throws(OAuthError) -> [String: JSONValue] {
-        let lifetime = service.lifetimes.accessToken
-        let family = familyID ?? newID()
-        let accessID = newID()
-        let format = auth.client.metadata.accessTokenFormat ?? service.accessTokenFormat
-        let accessToken: String
-        if format == .jwt {
-            // RFC 9068: a signed JWT; its hash is stored like any token so revocation still works.
-            var claims: [String: JSONValue] = [
-                "iss": .string(issuer), "aud": .string(issuer), "client_id": .string(auth.clientID),
-                "iat": unixTime(now), "exp": unixTime(now.addingTimeInterval(TimeInterval(lifetime))),
-                "jti": .string(accessID), "scope": .string(scopes.joined(separator: " ")),
-                "sub": .string(subject ?? auth.clientID),
-            ]
-            if let authTime { claims["auth_time"] = unixTime(authTime) }
-            if let acr { claims["acr"] = .string(acr) }
-            if let binding { claims["cnf"] = .object(["x5t#S256": .string(binding)]) }
-            let alg = signingAlgorithm(registered: nil, offered: service.algorithms.accessToken, profile: profile)
-            accessToken = try sign(claims, algorithm: alg, type: "at+jwt")
-        } else {
-            accessToken = random.token(bits: 256)
-        }
-        var records = [TokenRecord(
-            tokenHash: hasher.hash(accessToken), id: accessID, kind: .access, clientID: auth.clientID, subject: subject, scopes: scopes,
-            codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding, profile: profile, authTime: authTime,
-            acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now)]
-        var refresh: String? = nil
-        if withRefresh && subject != nil {
-            let r = random.token(bits: 256)
-            refresh = r
-            records.append(TokenRecord(
-                tokenHash: hasher.hash(r), id: newID(), kind: .refresh, clientID: auth.clientID, subject: subject, scopes: scopes,
-                codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding, profile: profile, authTime: authTime,
-                acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.refreshToken)), createdAt: now))
-        }
-        do { try await storage.saveTokens(records) } catch { throw OAuthError.serverError(detail: "save tokens: \(error)") }
-        // Theft detection may have revoked this lineage while the tokens were being written: then
-        // they are revoked here and never handed out (see `revokeLineage`).
-        let lineages = Self.lineages(codeID: codeID, familyID: family, grantID: grantID)
-        if try await isLineageRevoked(lineages) {
-            for r in records { _ = try? await storage.revokeToken(hash: r.tokenHash, at: now) }
-            throw OAuthError.invalidGrant(codeID != nil && familyID == nil
-                ? "the authorization code has already been used" : "the grant has been revoked")
-        }
-        var body: [String: JSONValue] = [
-            "access_token": .string(accessToken), "token_type": "Bearer", "expires_in": .number(Double(lifetime)),
-            "scope": .string(scopes.joined(separator: " ")),
-        ]
-        if let refresh { body["refresh_token"] = .string(refresh) }
-        if withIDToken, let subject {
-            body["id_token"] = .string(try await makeIDToken(client: auth.client, subject: subject, nonce: nonce, authTime: authTime, acr: acr,
-                                                              profile: profile, code: nil, state: nil, accessToken: accessToken,
-                                                              claimsRequest: claimsRequest, scopes: scopes))
-        }
-        return body
-    }
-
-    /// An ID token (OIDC Core §2, §3.3.2.11): signed with the client's registered algorithm when the profile permits it.
-    func makeIDToken(client: Client, subject: String, nonce: String?, authTime: Date?, acr: String?, profile: Profile, code: String?,
-                     state: String?, accessToken: String?, claimsRequest: JSONValue?, scopes: [String]) async throws(OAuthError) -> String {
-        let alg = signingAlgorithm(registered: client.metadata.idTokenSignedResponseAlg, offered: service.algorithms.idToken, profile: profile)
-        var claims: [String: JSONValue] = [
-            "iss": .string(issuer), "sub": .string(subject), "aud": .string(client.clientID),
-            "iat": unixTime(now), "exp": unixTime(now.addingTimeInterval(TimeInterval(service.lifetimes.idToken))),
-        ]
-        if let nonce { claims["nonce"] = .string(nonce) }
-        if let authTime { claims["auth_time"] = unixTime(authTime) }
-        if let acr { claims["acr"] = .string(acr) }
-        claims["amr"] = ["pwd"]
-        if let code { claims["c_hash"] = .string(HalfHash.compute(code, algorithm: alg)) }
-        if let state { claims["s_hash"] = .string(HalfHash.compute(state, algorithm: alg)) }
-        if let accessToken { claims["at_hash"] = .string(HalfHash.compute(accessToken, algorithm: alg)) }
-        // Claims asked for by name in the claims parameter's id_token section (OIDC Core §5.5).
-        if let requested = claimsRequest?["id_token"]?.objectValue, let user = try? await storage.user(subject: subject) {
-            for name in requested.keys where claims[name] == nil {
-                if let v = user.claims[name] { claims[name] = v }
-            }
-        }
-        return try sign(claims, algorithm: alg)
     }
 }

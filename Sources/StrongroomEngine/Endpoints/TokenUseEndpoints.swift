@@ -36,33 +36,6 @@ extension Engine {
         throw OAuthError(.invalidToken, "an access token is required", status: 401, rule: Self.noCredentialsRule)
     }
 
-    /// Looks up, and checks expiry, revocation and certificate binding (RFC 8705 §3).
-    func validateAccessToken(_ token: String, request: TransportRequest) async throws(OAuthError) -> TokenRecord {
-        let record: TokenRecord
-        do {
-            guard let r = try await storage.token(hash: hasher.hash(token)), r.kind == .access else {
-                throw OAuthError(.invalidToken, "the access token is invalid")
-            }
-            record = r
-        } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "token lookup: \(error)") }
-        guard record.revokedAt == nil else { throw OAuthError(.invalidToken, "the access token has been revoked") }
-        // RFC 7592 §2.3: a deleted client's tokens stop working.
-        guard (try? await clients.lookup(record.clientID)) != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
-        guard record.expiresAt > now else { throw OAuthError(.invalidToken, "the access token has expired") }
-        if try await isLineageRevoked(Self.lineages(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
-            throw OAuthError(.invalidToken, "the access token has been revoked")
-        }
-        if let bound = record.certificateThumbprint {
-            guard let cert = request.clientCertificate else {
-                throw OAuthError(.invalidToken, "this access token is certificate-bound: present the client certificate", rule: "RFC 8705 §3")
-            }
-            guard constantTimeEquals(cert.thumbprintS256, bound) else {
-                throw OAuthError(.invalidToken, "the access token is bound to another certificate", rule: "RFC 8705 §3")
-            }
-        }
-        return record
-    }
-
     /// Marks a request that carried no credentials at all.
     static let noCredentialsRule = "RFC 6750 §3.1 (no credentials)"
 
@@ -88,7 +61,7 @@ extension Engine {
     public func userinfo(_ request: TransportRequest) async -> EngineResponse {
         do {
             let token = try bearerToken(request, allowForm: request.method == "POST")
-            let record = try await validateAccessToken(token, request: request)
+            let record = try await accessTokens.validate(token, request: request)
             guard record.scopes.contains("openid"), let subject = record.subject else {
                 throw OAuthError(.insufficientScope, "the access token does not carry the openid scope", status: 403)
             }
@@ -119,35 +92,12 @@ extension Engine {
     public func introspect(_ request: TransportRequest) async -> EngineResponse {
         do {
             let form = try request.backChannelForm()
-            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.introspection)
+            let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.introspection)
             guard auth.method != .none else { throw OAuthError.invalidClient("public clients cannot introspect tokens") }
             guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
-            var body: [String: JSONValue] = ["active": false]
-            // A client learns about its own tokens; an operator-designated resource server also about
-            // other clients' access tokens (never their refresh tokens).
-            if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.revokedAt == nil, r.expiresAt > now,
-               r.rotatedAt == nil,   // a refresh token rotated out is dead (RFC 9700 sec. 4.14.2)
-               r.clientID == auth.clientID || (auth.client.metadata.resourceServer == true && r.kind == .access),
-               try await !isLineageRevoked(Self.lineages(codeID: r.codeID, familyID: r.familyID, grantID: r.grantID)) {
-                body = [
-                    "active": true, "client_id": .string(r.clientID), "scope": .string(r.scopes.joined(separator: " ")),
-                    "token_type": .string(r.kind == .access ? "Bearer" : "refresh_token"),
-                    "exp": unixTime(r.expiresAt), "iat": unixTime(r.createdAt), "iss": .string(issuer),
-                    "strongroom_profile": .string(r.profile.rawValue),
-                ]
-                if let s = r.subject { body["sub"] = .string(s) }
-                if let a = r.acr { body["acr"] = .string(a) }
-                if let t = r.authTime { body["auth_time"] = unixTime(t) }
-                if let c = r.certificateThumbprint { body["cnf"] = .object(["x5t#S256": .string(c)]) }
-            }
+            let body = await introspector.describe(token, for: auth)
             if (request.header("accept") ?? "").contains("application/token-introspection+jwt") {
-                // Signed as strictly as any profile the calling client may be held to.
-                let alg = signingAlgorithm(registered: auth.client.metadata.introspectionSignedResponseAlg,
-                                           offered: service.algorithms.introspection,
-                                           profiles: selector().profiles(for: auth.client.metadata))
-                let claims: [String: JSONValue] = ["iss": .string(issuer), "aud": .string(auth.clientID), "iat": unixTime(now),
-                                                   "token_introspection": .object(body)]
-                return .jwt(try sign(claims, algorithm: alg, type: "token-introspection+jwt"), contentType: "application/token-introspection+jwt")
+                return .jwt(try introspector.signed(body, for: auth), contentType: "application/token-introspection+jwt")
             }
             return .json(.object(body))
         } catch let raw {
@@ -162,14 +112,14 @@ extension Engine {
     public func revoke(_ request: TransportRequest) async -> EngineResponse {
         do {
             let form = try request.backChannelForm()
-            let auth = try await authenticateClient(request, form: form, endpointPath: EndpointPath.revocation)
+            let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.revocation)
             guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
             if let hint = try form.single("token_type_hint"), hint != "access_token", hint != "refresh_token" {
                 throw OAuthError(.unsupportedTokenType, "token_type_hint \(ErrorText.quoted(hint)) is not supported")
             }
             if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.clientID == auth.clientID {
                 if r.kind == .refresh {
-                    await revokeLineage(.family(r.familyID))
+                    await lineage.revoke(.family(r.familyID))
                 } else {
                     _ = try? await storage.revokeToken(hash: r.tokenHash, at: now)
                 }
@@ -187,7 +137,7 @@ extension Engine {
     public func resource(_ request: TransportRequest) async -> EngineResponse {
         do {
             let token = try bearerToken(request)
-            let record = try await validateAccessToken(token, request: request)
+            let record = try await accessTokens.validate(token, request: request)
             let fapiScopes = record.scopes.filter { service.scope(named: $0)?.profile != nil }
             // Defence in depth: a token carrying a FAPI scope must have been issued under at least
             // the profile that scope selects.

@@ -18,24 +18,31 @@ public enum EndpointPath {
     public static let grants = "/grants"
 }
 
-extension Engine {
+/// The public URLs of the endpoints: the issuer's, and the mutual-TLS alias listener's when one
+/// is configured (RFC 8705 §5).
+struct EndpointURLs: Sendable {
+    let issuer: String
+    /// The base URL of the mutual-TLS alias listener, when configured.
+    let mtlsBaseURL: String?
+
+    init(issuer: String, mtlsAlias: ServerSettings.MTLSAlias?) {
+        self.issuer = issuer
+        guard let alias = mtlsAlias else { mtlsBaseURL = nil; return }
+        if var b = alias.baseURL {
+            while b.hasSuffix("/") { b.removeLast() }
+            mtlsBaseURL = b
+            return
+        }
+        let host = URL(string: issuer)?.host ?? alias.host
+        let path = URL(string: issuer)?.path ?? ""
+        mtlsBaseURL = "https://\(host):\(alias.port)\(path == "/" ? "" : path)"
+    }
+
     /// The public URL of an endpoint on the main listener.
     func url(_ path: String) -> String {
         var base = issuer
         while base.hasSuffix("/") { base.removeLast() }
         return base + path
-    }
-
-    /// The base URL of the mutual-TLS alias listener, when configured.
-    var mtlsBaseURL: String? {
-        guard let alias = configuration.server.mtlsAlias else { return nil }
-        if var b = alias.baseURL {
-            while b.hasSuffix("/") { b.removeLast() }
-            return b
-        }
-        let host = URL(string: issuer)?.host ?? alias.host
-        let path = URL(string: issuer)?.path ?? ""
-        return "https://\(host):\(alias.port)\(path == "/" ? "" : path)"
     }
 
     /// URLs a client may name as the audience of something it sends to `path` (either listener).
@@ -44,6 +51,11 @@ extension Engine {
         if let m = mtlsBaseURL { out.append(m + path) }
         return out
     }
+}
+
+extension Engine {
+    func url(_ path: String) -> String { urls.url(path) }
+    var mtlsBaseURL: String? { urls.mtlsBaseURL }
 
     var now: Date { clock.now() }
 
@@ -72,19 +84,11 @@ extension Engine {
     }
 
     func signingAlgorithm(registered: JWSAlgorithm?, offered: [JWSAlgorithm], profiles: Set<Profile>) -> JWSAlgorithm {
-        let policy = rules(profiles).requirements
-        let permitted = policy.permitted(offered).filter { keys.signer(for: $0) != nil }
-        if let registered, permitted.contains(registered) { return registered }
-        return permitted.first ?? .ps256
+        signer.algorithm(registered: registered, offered: offered, profiles: profiles)
     }
 
     func sign(_ claims: [String: JSONValue], algorithm: JWSAlgorithm, type: String? = nil) throws(OAuthError) -> String {
-        guard let signer = keys.signer(for: algorithm) else {
-            throw OAuthError.serverError(detail: "no signing key for \(algorithm.rawValue)")
-        }
-        do { return try signer.sign(payload: claims, type: type) } catch {
-            throw OAuthError.serverError(detail: "signing failed: \(error)")
-        }
+        try signer.sign(claims, algorithm: algorithm, type: type)
     }
 }
 

@@ -53,19 +53,3 @@ enum JWTKind {
         }
     }
 }
-
-extension Engine {
-    /// A request object whose `jti` was spent as this client's assertion is an assertion replayed
-    /// in the front channel.
-    func refuseSpentAssertionAsRequestObject(_ payload: [String: JSONValue], clientID: String) async throws(OAuthError) {
-        guard let jti = payload["jti"]?.stringValue, !jti.isEmpty, jti.count <= 512 else { return }
-        let spent: Bool
-        do { spent = try await storage.isRemembered(namespace: "assertion:" + clientID, values: [jti], now: now) } catch {
-            throw OAuthError.serverError(detail: "replay cache: \(error)")
-        }
-        if spent {
-            throw OAuthError.invalidRequestObject("The request object's jti was already used as a client assertion.",
-                                                  rule: "SeparateClientAssertionsFromRequestObjects (RFC 9101 sec. 10.8)")
-        }
-    }
-}

@@ -260,10 +260,10 @@ import Testing
         guard case .redeemed(let record) = try await h.engine.storage.redeemCode(hash: h.engine.hasher.hash(code), clientID: "plain", at: h.clock.now()) else {
             Issue.record("code not redeemable"); return
         }
-        await h.engine.revokeLineage(.code(record.id))
-        let auth = try await h.engine.authenticateClient(H.post("/token", [], headers: [Self.plainBasic]), form: [], endpointPath: EndpointPath.token)
+        await h.engine.lineage.revoke(.code(record.id))
+        let auth = try await h.engine.clientAuthenticator.authenticate(H.post("/token", [], headers: [Self.plainBasic]), form: [], endpointPath: EndpointPath.token)
         await #expect(throws: OAuthError.invalidGrant("the authorization code has already been used")) {
-            _ = try await h.engine.issueTokens(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
+            _ = try await h.engine.tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
                                                familyID: nil, binding: nil, profile: record.profile, authTime: record.authTime, acr: nil,
                                                nonce: nil, claimsRequest: nil, withIDToken: false, withRefresh: true)
         }
@@ -282,7 +282,7 @@ import Testing
         // Only the marker (as a node that lost the race would leave it before its UPDATE reached
         // these rows): the token is dead at once, at every use.
         let record = try #require(try await h.engine.storage.token(hash: h.engine.hasher.hash(access)))
-        _ = try await h.engine.storage.remember(namespace: Engine.revokedLineageNamespace, value: Lineage.code(try #require(record.codeID)).key,
+        _ = try await h.engine.storage.remember(namespace: LineageRevoker.namespace, value: Lineage.code(try #require(record.codeID)).key,
                                                 expiresAt: h.clock.now().addingTimeInterval(600), now: h.clock.now())
         let refused = await h.engine.userinfo(userinfo)
         #expect(refused.status == 401 && Self.error(refused) == "invalid_token")

@@ -19,8 +19,28 @@ enum Lineage: Sendable {
     }
 }
 
-extension Engine {
-    static let revokedLineageNamespace = "revoked-lineage"
+extension Lineage {
+    /// The lineages a token (or a token being issued) belongs to. Tokens of the client-credentials
+    /// grant have none that can be revoked this way.
+    static func of(codeID: String?, familyID: String?, grantID: String?) -> [Lineage] {
+        guard codeID != nil || grantID != nil else { return [] }
+        var out: [Lineage] = []
+        if let codeID { out.append(.code(codeID)) }
+        if let familyID { out.append(.family(familyID)) }
+        if let grantID { out.append(.grant(grantID)) }
+        return out
+    }
+}
+
+/// Revokes lineages and answers whether one is revoked, with what it uses: the token store, the
+/// shared replay store (revocation markers), the lifetimes, the clock and the log.
+struct LineageRevoker: Sendable {
+    static let namespace = "revoked-lineage"
+
+    let storage: any TokenStore & ReplayCache
+    let service: ServiceSettings
+    let clock: any TimeSource
+    let logger: Logger
 
     /// Revokes a lineage (RFC 6749 §4.1.2 for a replayed code, RFC 9700 §4.14.2 for a replayed
     /// refresh token, and a consent the user withdrew).
@@ -28,15 +48,16 @@ extension Engine {
     /// Revoking only the rows that exist loses a race: a request that redeemed the same code a
     /// millisecond earlier may still be writing its tokens. So a revocation marker is written first
     /// (in the shared replay store, so every node sees it) and then the rows are revoked; a token
-    /// issuer checks the marker after its tokens are durable (`refuseIfLineageRevoked`), and every
-    /// use checks it too. Whichever order the two requests' writes land in, the issued tokens die.
-    /// The marker outlives every token of the lineage.
+    /// issuer checks the marker after its tokens are durable, and every use checks it too.
+    /// Whichever order the two requests' writes land in, the issued tokens die. The marker
+    /// outlives every token of the lineage.
     @discardableResult
-    func revokeLineage(_ lineage: Lineage) async -> Int {
+    func revoke(_ lineage: Lineage) async -> Int {
+        let now = clock.now()
         let l = service.lifetimes
         let until = now.addingTimeInterval(TimeInterval(max(l.refreshToken, l.accessToken, l.authorizationCode) + service.clockSkew))
         do {
-            _ = try await storage.remember(namespace: Self.revokedLineageNamespace, value: lineage.key, expiresAt: until, now: now)
+            _ = try await storage.remember(namespace: Self.namespace, value: lineage.key, expiresAt: until, now: now)
         } catch {
             logger.error("could not record a lineage revocation", metadata: ["lineage": "\(lineage.key)", "detail": "\(error)"])
         }
@@ -49,23 +70,12 @@ extension Engine {
         return revoked ?? 0
     }
 
-    /// The lineages a token (or a token being issued) belongs to. Tokens of the client-credentials
-    /// grant have none that can be revoked this way.
-    static func lineages(codeID: String?, familyID: String?, grantID: String?) -> [Lineage] {
-        guard codeID != nil || grantID != nil else { return [] }
-        var out: [Lineage] = []
-        if let codeID { out.append(.code(codeID)) }
-        if let familyID { out.append(.family(familyID)) }
-        if let grantID { out.append(.grant(grantID)) }
-        return out
-    }
-
     /// Whether any of these lineages has been revoked. A storage failure counts as revoked
     /// (fail closed) and is reported as `server_error`.
-    func isLineageRevoked(_ lineages: [Lineage]) async throws(OAuthError) -> Bool {
+    func isRevoked(_ lineages: [Lineage]) async throws(OAuthError) -> Bool {
         guard !lineages.isEmpty else { return false }
         do {
-            return try await storage.isRemembered(namespace: Self.revokedLineageNamespace, values: lineages.map(\.key), now: now)
+            return try await storage.isRemembered(namespace: Self.namespace, values: lineages.map(\.key), now: clock.now())
         } catch {
             throw OAuthError.serverError(detail: "lineage check: \(error)")
         }

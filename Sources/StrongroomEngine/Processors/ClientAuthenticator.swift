@@ -17,12 +17,31 @@ struct AuthenticatedClient: Sendable {
 }
 
 extension Engine {
+    static let assertionType = ClientAuthenticator.assertionType
+}
+
+/// Client authentication at the back-channel endpoints, as a processor with what it uses: the
+/// client registry, the clients' keys, the CA trust anchors, the shared replay store (assertion
+/// `jti`s), the clock, the endpoint URLs (assertion audiences) and the rules.
+struct ClientAuthenticator: Sendable {
     static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    let service: ServiceSettings
+    let clients: ClientRegistry
+    let keys: ClientKeyResolver
+    let trustAnchors: CertificateTrustAnchors
+    let replay: any ReplayCache
+    let clock: any TimeSource
+    let urls: EndpointURLs
+    let ruleBook: RuleBook
+
+    var issuer: String { service.issuer }
+    var now: Date { clock.now() }
 
     /// Authenticates the client of a token, PAR, introspection or revocation request
     /// (RFC 6749 §2.3, OIDC Core §9, RFC 7523 §3, RFC 8705 §2). Every failure is `invalid_client`
     /// (401) except malformed requests (`invalid_request`).
-    func authenticateClient(_ request: TransportRequest, form: [Param], endpointPath: String) async throws(OAuthError) -> AuthenticatedClient {
+    func authenticate(_ request: TransportRequest, form: [Param], endpointPath: String) async throws(OAuthError) -> AuthenticatedClient {
         var basicID: String?
         var basicSecret: String?
         if let auth = request.header("authorization") {
@@ -106,7 +125,7 @@ extension Engine {
                 throw OAuthError.invalidClient("The client must authenticate with self_signed_tls_client_auth.")
             }
             guard let cert else { throw OAuthError.invalidClient("A client certificate is required (self_signed_tls_client_auth).") }
-            let keys = try await jwksFetcher.keys(for: client.metadata)
+            let keys = try await self.keys.keys(for: client.metadata)
             guard cert.publicKeyMatches(keys) else {
                 throw OAuthError.invalidClient("The client certificate does not match the client's registered keys.")
             }
@@ -146,13 +165,13 @@ extension Engine {
                 throw OAuthError.invalidClient("The client assertion could not be verified.", detail: "\(error)")
             }
         } else {
-            let keys = try await jwksFetcher.keys(for: m)
+            let keys = try await self.keys.keys(for: m)
             switch Self.verifyAssertion(jws, keys: keys, policy: policy) {
             case .success(let v):
                 verified = v
             case .failure(.noSuitableKey) where m.jwksURI != nil:
                 // The client may have rotated its keys: refetch once.
-                let fresh = try await jwksFetcher.keys(for: m, refresh: true)
+                let fresh = try await self.keys.keys(for: m, refresh: true)
                 switch Self.verifyAssertion(jws, keys: fresh, policy: policy) {
                 case .success(let v): verified = v
                 case .failure(let e): throw OAuthError.invalidClient("The client assertion could not be verified.", detail: "\(e)")
@@ -166,7 +185,7 @@ extension Engine {
             throw OAuthError.invalidClient("The client assertion's iss and sub must be the client_id.")
         }
         let aud = audiences(p["aud"])
-        let acceptable = Set([issuer] + endpointURLs(EndpointPath.token) + endpointURLs(endpointPath))
+        let acceptable = Set([issuer] + urls.endpointURLs(EndpointPath.token) + urls.endpointURLs(endpointPath))
         guard aud.contains(where: acceptable.contains) else {
             throw OAuthError.invalidClient("The client assertion's aud must name this server.", detail: "aud \(aud)")
         }
@@ -187,7 +206,7 @@ extension Engine {
             throw OAuthError.invalidClient("The client assertion has no jti.")
         }
         do {
-            let fresh = try await storage.remember(namespace: "assertion:" + client.clientID, value: jti,
+            let fresh = try await replay.remember(namespace: "assertion:" + client.clientID, value: jti,
                                                    expiresAt: exp.addingTimeInterval(skew), now: now)
             guard fresh else { throw OAuthError.invalidClient("The client assertion has been used before (jti replay).") }
         } catch let e as OAuthError { throw e } catch {
@@ -200,15 +219,10 @@ extension Engine {
         do { return .success(try JWSVerifier.verify(jws, keys: keys, policy: policy)) } catch { return .failure(error) }
     }
 
-    /// Applies the profile's client-authentication rules once the profile of the request is known.
-    func enforceClientAuthProfile(_ auth: AuthenticatedClient, profile: Profile) throws(OAuthError) {
-        try enforceClientAuthProfile(auth, profiles: [profile])
-    }
-
     /// The client-authentication rules of every selected profile (their union): each rule's
-    /// `checkClientAuthentication` face.
-    func enforceClientAuthProfile(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) {
-        let rules = self.rules(profiles)
+    /// `checkClientAuthentication` face, once the profiles of the request are known.
+    func enforce(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) {
+        let rules = ruleBook.rules(for: profiles)
         try rules.checkClientAuthentication(ClientAuthenticationFacts(
             method: auth.method, assertionAlgorithm: auth.assertionAlgorithm, assertionAudiences: auth.assertionAudiences,
             issuer: issuer, offeredAssertionAlgorithms: service.algorithms.clientAssertion, profileName: rules.requirements.profile.displayName))

@@ -1,0 +1,45 @@
+import Foundation
+import StrongroomCore
+import StrongroomJOSE
+import StrongroomStorage
+
+/// Judges access tokens presented at userinfo and the resource API, with what it uses: the token
+/// store, the secret hasher, the client registry (a deleted client's tokens stop working), the
+/// clock and the lineage revoker.
+struct AccessTokenValidator: Sendable {
+    let storage: any TokenStore
+    let hasher: SecretHasher
+    let clients: ClientRegistry
+    let clock: any TimeSource
+    let lineage: LineageRevoker
+
+    var now: Date { clock.now() }
+
+    /// Looks up, and checks expiry, revocation and certificate binding (RFC 8705 §3).
+    func validate(_ token: String, request: TransportRequest) async throws(OAuthError) -> TokenRecord {
+        let record: TokenRecord
+        do {
+            guard let r = try await storage.token(hash: hasher.hash(token)), r.kind == .access else {
+                throw OAuthError(.invalidToken, "the access token is invalid")
+            }
+            record = r
+        } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "token lookup: \(error)") }
+        guard record.revokedAt == nil else { throw OAuthError(.invalidToken, "the access token has been revoked") }
+        // RFC 7592 §2.3: a deleted client's tokens stop working.
+        guard (try? await clients.lookup(record.clientID)) != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
+        guard record.expiresAt > now else { throw OAuthError(.invalidToken, "the access token has expired") }
+        if try await lineage.isRevoked(Lineage.of(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
+            throw OAuthError(.invalidToken, "the access token has been revoked")
+        }
+        if let bound = record.certificateThumbprint {
+            guard let cert = request.clientCertificate else {
+                throw OAuthError(.invalidToken, "this access token is certificate-bound: present the client certificate", rule: "RFC 8705 §3")
+            }
+            guard constantTimeEquals(cert.thumbprintS256, bound) else {
+                throw OAuthError(.invalidToken, "the access token is bound to another certificate", rule: "RFC 8705 §3")
+            }
+        }
+        return record
+    }
+
+}
