@@ -59,7 +59,7 @@ public struct UnverifiedJWS: Sendable {
 }
 
 /// What a verifier accepts. The allow-list comes from the profile and the client's registration,
-/// never from the token (DESIGN §3).
+/// never from the token.
 public struct VerificationPolicy: Sendable {
     public var allowedAlgorithms: [JWSAlgorithm]
     /// The client's registered algorithm (e.g. `request_object_signing_alg`), if any.

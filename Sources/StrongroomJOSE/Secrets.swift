@@ -4,7 +4,7 @@ import HummingbirdBcrypt
 import StrongroomCore
 
 /// Keyed hash for high-entropy secrets, tokens, codes and `request_uri`s stored in the database
-/// (DESIGN §3): HMAC-SHA256 under a server key, base64url. A database leak alone does not reveal
+/// (`secret_hash_key`, docs/configuration.md): HMAC-SHA256 under a server key, base64url. A database leak alone does not reveal
 /// usable tokens. Not for passwords (use `PasswordHasher`).
 public struct SecretHasher: Sendable {
     private let key: SymmetricKey

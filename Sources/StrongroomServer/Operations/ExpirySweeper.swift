@@ -4,7 +4,7 @@ import ServiceLifecycle
 import StrongroomEngine
 import StrongroomStorage
 
-/// Deletes expired codes, tokens, PAR requests, sessions and replay entries in the background (DESIGN §4),
+/// Deletes expired codes, tokens, PAR requests, sessions and replay entries in the background (docs/operations.md),
 /// and re-reads the signing keys so a rotation done on another node (or by the CLI) is picked up.
 struct ExpirySweeper: Service {
     let storage: any Storage

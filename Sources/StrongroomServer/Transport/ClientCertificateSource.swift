@@ -72,7 +72,7 @@ public struct TrustedProxies: Sendable {
     }
 }
 
-/// Where the client certificate of a request comes from (DESIGN §3, RFC 8705 §3, RFC 9440).
+/// Where the client certificate of a request comes from (RFC 8705 §3, RFC 9440; README, "TLS, mutual TLS and reverse proxies").
 public enum ClientCertificateDecision: Equatable, Sendable {
     /// The chain presented in this TLS connection, DER, leaf first.
     case tls([Data])
