@@ -333,8 +333,9 @@ def test_request_object_containing_request(server, clients):
     params, _ = fapi_params(c)
     ro = c.request_object(params, extra={"request": "nested"})
     res = Browser(server).authorize({"client_id": c.client_id, "request": ro}, client_id=c.client_id)
-    assert "code" not in res.params
-    assert res.kind == "page" or res.error == "invalid_request_object", res.describe()
+    # Resolved before the redirect URI is validated: an error page (RFC 6749 §4.1.2.1), never a redirect.
+    assert res.kind == "page" and res.status == 400, res.describe()
+    assert "invalid_request_object" in res.text and "must not contain request or request_uri" in res.text, res.describe()
 
 
 def test_request_and_request_uri_together(server, clients):
@@ -366,4 +367,6 @@ def test_refresh_of_bound_token_without_certificate(server, clients):
     flow = run_fapi_flow(Browser(server), c)
     tokens = flow.tokens()
     r = c.with_cert(None).token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
-    assert r.status_code in (400, 401) and r.json()["error"] in ("invalid_request", "invalid_grant", "invalid_client"), r.text
+    # The client authenticates (private_key_jwt); the refresh token's certificate binding refuses it.
+    assert r.status_code == 400, r.text
+    assert r.json() == {"error": "invalid_grant", "error_description": "the refresh token is certificate-bound: present the client certificate"}
