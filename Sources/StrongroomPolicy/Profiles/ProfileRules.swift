@@ -83,9 +83,12 @@ public enum ProfileRules {
         fapi2Common(s, requestObjects: [])
     }
 
-    /// FAPI 2.0 Message Signing: the Security Profile plus signed request objects.
+    /// FAPI 2.0 Message Signing: the Security Profile plus signed request objects and signed
+    /// authorization responses.
     static func fapi2MessageSigning(_ s: ServiceSettings) -> [any Rule] {
-        fapi2Common(s, requestObjects: signedRequestObject(s, algorithms: fapi2Algorithms))
+        fapi2Common(s, requestObjects: signedRequestObject(s, algorithms: fapi2Algorithms)) + [
+            RequireJARMResponseMode(),
+        ]
     }
 
     static let fapi2Algorithms: [JWSAlgorithm] = [.ps256, .es256, .eddsa]

@@ -78,6 +78,30 @@ import Testing
         #expect(ProfileRequirements.of(.fapi1Advanced).maxCodeLifetime == nil)
     }
 
+    /// FAPI 2.0 Message Signing signs authorization responses: a request without a JARM mode is
+    /// refused, a client without `authorization_signed_response_alg` is not registered.
+    @Test func messageSigningRequiresJARM() {
+        let service = ServiceSettings(issuer: Self.issuer)
+        let rules = RuleSet(profiles: [.fapi2MessageSigning], service: service)
+        #expect(rules.names.contains("RequireJARMResponseMode"))
+        #expect(!RuleSet(profiles: [.fapi2Security], service: service).names.contains("RequireJARMResponseMode"))
+        func facts(_ mode: ResponseMode?) -> AuthorizationFacts {
+            AuthorizationFacts(clientID: "c", client: ClientMetadata(redirectURIs: ["https://rp.example/cb"], tokenEndpointAuthMethod: .privateKeyJWT),
+                               responseType: .code, responseMode: mode, redirectURIPresent: true, redirectURI: "https://rp.example/cb",
+                               scopes: ["openid"], state: "s", nonce: "n", codeChallenge: nil, codeChallengeMethod: nil, viaPAR: true,
+                               requestObject: nil, now: Date(), clockSkew: 10)
+        }
+        let rule = RequireJARMResponseMode()
+        #expect(refusal { try rule.checkAuthorization(facts(.jwt)) } == nil)
+        let e = refusal { try rule.checkAuthorization(facts(.query)) }
+        #expect(e?.code == .invalidRequest && e?.rule == "RequireJARMResponseMode (FAPI 2.0 Message Signing (signed authorization responses, JARM))")
+        let ctx = ConformanceContext(profile: .fapi2MessageSigning, service: service, policy: rules.requirements)
+        var client = ClientMetadata(redirectURIs: ["https://rp.example/cb"], tokenEndpointAuthMethod: .privateKeyJWT)
+        #expect(rule.violations(of: client, ctx).map(\.field) == ["authorization_signed_response_alg"])
+        client.authorizationSignedResponseAlg = .ps256
+        #expect(rule.violations(of: client, ctx).isEmpty)
+    }
+
     /// Every rule in every list carries a clause, and its refusals name it.
     @Test(arguments: Profile.allCases)
     func everyRuleNamesItsClause(_ profile: Profile) {
