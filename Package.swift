@@ -28,8 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
-        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        // The SQLite C API (the system libsqlite3) through GRDB's public GRDBSQLite product.
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/async-kit.git", from: "1.22.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -69,10 +69,9 @@ let package = Package(
             dependencies: [
                 "StrongroomCore",
                 .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
-                // SQLiteDriver uses the SQLite C API that SQLiteNIO vendors (its module VaporCSQLite).
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                // SQLiteDriver: the SQLite C API, Debian's libsqlite3-dev (see the comment there).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "AsyncKit", package: "async-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,5 @@
 import Foundation
 import PostgresKit
-import SQLiteKit
 import SQLKit
 import StrongroomCore
 
@@ -39,83 +38,7 @@ enum StoredJSON {
     }
 }
 
-/// Typed access to one result row.
-struct RowReader {
-    let row: any SQLRow
-
-    func string(_ column: String) throws -> String {
-        try row.decode(column: column, as: String.self)
-    }
-
-    func optionalString(_ column: String) throws -> String? {
-        try row.decode(column: column, as: String?.self)
-    }
-
-    func date(_ column: String) throws -> Date {
-        Date(storageMillis: try row.decode(column: column, as: Int64.self))
-    }
-
-    func optionalDate(_ column: String) throws -> Date? {
-        try row.decode(column: column, as: Int64?.self).map(Date.init(storageMillis:))
-    }
-
-    func json<T: Decodable>(_ column: String, as type: T.Type) throws -> T {
-        try StoredJSON.decode(type, from: try string(column), column: column)
-    }
-
-    func optionalJSON<T: Decodable>(_ column: String, as type: T.Type) throws -> T? {
-        guard let text = try optionalString(column) else { return nil }
-        return try StoredJSON.decode(type, from: text, column: column)
-    }
-
-    func rawEnum<E: RawRepresentable>(_ column: String, as type: E.Type) throws -> E where E.RawValue == String {
-        let raw = try string(column)
-        guard let value = E(rawValue: raw) else {
-            throw StorageError.unavailable("column \(column) holds unknown value '\(raw)'")
-        }
-        return value
-    }
-}
-
-/// Ordered column/value pairs for one row, turned into INSERT or UPDATE statements.
-struct RowValues {
-    private(set) var columns: [String] = []
-    private(set) var values: [SQLValue] = []
-
-    mutating func set(_ column: String, _ value: SQLValue) {
-        columns.append(column)
-        values.append(value)
-    }
-}
-
 extension SQLDatabase {
-    // Plain SQL text with binds rather than SQLKit's insert builder: the builder quotes every
-    // identifier through `replacingOccurrences` (NSString on Linux), which cost more than the
-    // INSERT itself. Table and column names are the schema's own snake_case names, written unquoted
-    // as in the schema; values are always binds.
-
-    /// `INSERT INTO table (…) VALUES (…), (…)` for rows sharing one column list.
-    func insert(into table: String, rows: [RowValues]) async throws {
-        guard let first = rows.first else { return }
-        var query = SQLQueryString("INSERT INTO \(table) (\(first.columns.joined(separator: ", "))) VALUES ")
-        for (index, row) in rows.enumerated() {
-            query.appendLiteral(index == 0 ? "(" : ", (")
-            query.appendInterpolation(binds: row.values)
-            query.appendLiteral(")")
-        }
-        try await self.raw(query).run()
-    }
-
-    /// `INSERT … ON CONFLICT (key) DO UPDATE SET every other column = excluded.column`.
-    func upsert(into table: String, row: RowValues, key: [String]) async throws {
-        var query = SQLQueryString("INSERT INTO \(table) (\(row.columns.joined(separator: ", "))) VALUES (")
-        query.appendInterpolation(binds: row.values)
-        let updates = row.columns.filter { !key.contains($0) }.map { "\($0) = excluded.\($0)" }
-        query.appendLiteral(") ON CONFLICT (\(key.joined(separator: ", "))) ")
-        query.appendLiteral(updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates.joined(separator: ", "))")
-        try await self.raw(query).run()
-    }
-
     /// Runs a query and returns its rows.
     func rows(_ sql: SQLQueryString) async throws -> [any SQLRow] {
         try await self.raw(sql).all()
@@ -126,13 +49,6 @@ extension SQLDatabase {
 func isUniqueViolation(_ error: any Error) -> Bool {
     if let sqlite = error as? SQLiteFailure {
         return sqlite.isUniqueViolation
-    }
-    if let sqlite = error as? SQLiteError {
-        switch sqlite.reason {
-        case .constraintPrimaryKeyFailed, .constraintUniqueFailed, .constraintUniqueRowIDFailed: return true
-        case .constraint: return sqlite.message.contains("UNIQUE")
-        default: return false
-        }
     }
     if let postgres = error as? PSQLError {
         return postgres.serverInfo?[.sqlState] == "23505"

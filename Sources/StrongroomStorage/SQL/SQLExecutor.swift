@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 @preconcurrency import AsyncKit
 import PostgresKit
-import SQLiteKit
+import SQLKit
 
 /// How statements reach the database: where reads run, and how writes are made atomic and durable.
 protocol SQLExecutor: Sendable {
@@ -52,6 +52,10 @@ final class SQLiteExecutor: SQLExecutor {
                     try pragma(writer, "PRAGMA journal_mode = WAL")
                 }
                 try pragma(writer, "PRAGMA synchronous = FULL")
+                // Deleted rows (swept tokens, consumed codes) are overwritten, not left in free pages.
+                // The system library is built with SQLITE_SECURE_DELETE, as was the one SQLiteNIO
+                // vendors; set here so it does not depend on how the library was built.
+                try pragma(writer, "PRAGMA secure_delete = ON")
                 try pragma(writer, "PRAGMA foreign_keys = ON")
                 var readers: [SQLiteHandle] = []
                 if let path {

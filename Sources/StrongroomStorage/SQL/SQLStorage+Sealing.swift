@@ -16,9 +16,11 @@ struct SealedColumn: Sendable {
     let column: String
     let key: String
 
-    static let signingKey = SealedColumn(table: "signing_keys", column: "private_key_pem", key: "kid")
-    static let clientSecret = SealedColumn(table: "clients", column: "secret_for_hmac", key: "client_id")
-    static let all = [signingKey, clientSecret]
+    // Declared by the tables' column lists (`.sealedText`, `.optionalSealedText`).
+    static let signingKey = SigningKeyRecord.schema.sealedColumn(\.privateKeyPEM)
+    static let clientSecret = Client.schema.sealedColumn(\.secretForHMAC)
+    /// Every sealed column of the schema.
+    static let all = Tables.all.flatMap(\.sealedColumns)
 
     func field(_ rowID: String) -> SealedField { SealedField(table: table, column: column, rowID: rowID) }
 }
@@ -154,8 +156,7 @@ extension SQLStorage {
             WHERE \(ident: column.column) IS NOT NULL ORDER BY \(ident: column.key)
             """)
         return try rows.map { row in
-            let r = RowReader(row: row)
-            return (try r.string("row_id"), try r.string("sealed_value"))
+            (try row.decode(column: "row_id", as: String.self), try row.decode(column: "sealed_value", as: String.self))
         }
     }
 

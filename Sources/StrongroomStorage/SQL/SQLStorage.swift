@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresKit
-import SQLiteKit
+import SQLKit
 import StrongroomCore
 
 /// The one SQL implementation of `Storage`, over SQLKit, for SQLite (embedded default) and
@@ -86,10 +86,8 @@ public final class SQLStorage: Storage {
                     logger.notice("Encrypted stored secrets under the key encryption key",
                                   metadata: ["count": "\(sealed)", "kek_id": "\(sealer.currentKeyID)"])
                 }
-                try await db.raw("""
-                    INSERT INTO schema_migrations (version, name, applied_at)
-                    VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date().storageMillis))
-                    """).run()
+                try await db.insert([SchemaMigration(version: migration.version, name: migration.name, appliedAt: Date())],
+                                    cipher: cipher)
                 logger.info("Applied schema migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
         }
@@ -115,8 +113,8 @@ public final class SQLStorage: Storage {
         let cutoff = now.storageMillis
         return try await executor.transaction { db in
             var removed = 0
-            for table in ["authorization_codes", "tokens", "pushed_requests", "replay_cache", "sessions", "interactions"] {
-                let rows = try await db.rows("DELETE FROM \(ident: table) WHERE expires_at <= \(bind: cutoff) RETURNING expires_at")
+            for table in Tables.all where table.sweptOnExpiry {
+                let rows = try await db.rows("DELETE FROM \(unsafeRaw: table.name) WHERE expires_at <= \(bind: cutoff) RETURNING expires_at")
                 removed += rows.count
             }
             return removed

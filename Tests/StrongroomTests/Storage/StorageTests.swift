@@ -500,13 +500,12 @@ struct StorageTests {
                 }
                 for orphan in orphans {
                     // One request, two statements: the first succeeds, the second fails.
-                    let first = try! SQLStorage.tokenRow(orphan)
-                    let second = try! SQLStorage.tokenRow(existing)
+                    let cipher = storage.cipher
                     group.addTask {
                         do {
                             try await storage.executor.transaction { db -> Void in
-                                try await db.insert(into: "tokens", rows: [first])
-                                try await db.insert(into: "tokens", rows: [second])
+                                try await db.insert([orphan], cipher: cipher)
+                                try await db.insert([existing], cipher: cipher)
                             }
                             return true
                         } catch {
