@@ -31,6 +31,7 @@ public enum OAuthErrorCode: String, Sendable, Codable, CaseIterable {
     case invalidSoftwareStatement = "invalid_software_statement"
     case unsupportedTokenType = "unsupported_token_type"
     case invalidDPoPProof = "invalid_dpop_proof"
+    case useDPoPNonce = "use_dpop_nonce"
     case notFound = "not_found"
     case methodNotAllowed = "method_not_allowed"
 }
@@ -57,6 +58,9 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int
     public var redirectable: Bool
     public var rule: String?
+    /// Seconds after which the caller may try again (`Retry-After`, RFC 9110 §10.2.3), for a
+    /// refusal that is about load, not about the request.
+    public var retryAfter: Int?
 
     public init(
         _ code: OAuthErrorCode,
@@ -123,6 +127,14 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     }
     public static func unauthorizedClient(_ d: String, detail: String? = nil, rule: String? = nil) -> OAuthError {
         .init(.unauthorizedClient, d, detail: detail, rule: rule)
+    }
+    /// Too many requests (HTTP 429) or too busy (503): RFC 6749 has no code for a rate limit, so
+    /// every endpoint answers `temporarily_unavailable` (RFC 6749 §4.1.2.1, the authorization
+    /// endpoint's code for an overloaded server) with the status and `Retry-After` saying when.
+    public static func tooManyRequests(_ d: String, retryAfter: Int, status: Int = 429) -> OAuthError {
+        var e = OAuthError(.temporarilyUnavailable, d, status: status)
+        e.retryAfter = max(1, retryAfter)
+        return e
     }
     /// Anything unexpected: no internals in the public text.
     public static func serverError(detail: String) -> OAuthError {
