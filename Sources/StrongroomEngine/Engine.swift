@@ -19,7 +19,10 @@ public final class Engine: Sendable {
     let logger: Logger
     let trustAnchors: CertificateTrustAnchors
     let jwksFetcher: ClientKeyResolver
-    let loginThrottle = LoginThrottle()
+    /// Password-guessing lock-outs and the bound on concurrent bcrypt work of the login.
+    let loginThrottle: LoginThrottle
+    /// Rate limits per client and per source address (`limits`).
+    let limiter: RateLimiter
     /// The rules of every profile combination, composed once (`RuleBook`).
     let ruleBook: RuleBook
     let urls: EndpointURLs
@@ -55,6 +58,10 @@ public final class Engine: Sendable {
         self.logger = logger
         self.trustAnchors = trustAnchors
         self.jwksFetcher = jwksFetcher
+        let limits = configuration.limits
+        self.loginThrottle = LoginThrottle(concurrency: limits.passwordHashing.concurrency, queue: limits.passwordHashing.queue,
+                                           interactionLifetime: TimeInterval(configuration.service.lifetimes.interaction))
+        self.limiter = RateLimiter(settings: limits, clock: clock)
         let ruleBook = RuleBook(service: configuration.service)
         let urls = EndpointURLs(issuer: configuration.service.issuer, mtlsAlias: configuration.server.mtlsAlias)
         self.ruleBook = ruleBook

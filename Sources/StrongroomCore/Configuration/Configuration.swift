@@ -12,6 +12,8 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     public var metrics: MetricsSettings
     /// The key-encryption key of the secrets kept recoverable in the database.
     public var keys: KeySettings
+    /// Abuse limits of each node: rate limits, bcrypt work, stored request size.
+    public var limits: LimitSettings
     /// Base64 key for the keyed hash of client secrets and tokens. Must be shared by all nodes.
     public var secretHashKey: String
     public var logLevel: String
@@ -20,7 +22,8 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     public var users: [SeedUser]
 
     public init(service: ServiceSettings, server: ServerSettings, database: DatabaseSettings = .init(),
-                admin: AdminSettings = .init(), metrics: MetricsSettings = .init(), keys: KeySettings = .init(), secretHashKey: String, logLevel: String = "info",
+                admin: AdminSettings = .init(), metrics: MetricsSettings = .init(), keys: KeySettings = .init(), limits: LimitSettings = .init(),
+                secretHashKey: String, logLevel: String = "info",
                 clients: [SeedClient] = [], users: [SeedUser] = []) {
         self.service = service
         self.server = server
@@ -28,6 +31,7 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
         self.admin = admin
         self.metrics = metrics
         self.keys = keys
+        self.limits = limits
         self.secretHashKey = secretHashKey
         self.logLevel = logLevel
         self.clients = clients
@@ -35,7 +39,7 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case service, server, database, admin, metrics, keys, secretHashKey = "secret_hash_key", logLevel = "log_level", clients, users
+        case service, server, database, admin, metrics, keys, limits, secretHashKey = "secret_hash_key", logLevel = "log_level", clients, users
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +50,7 @@ public struct StrongroomConfiguration: Sendable, Codable, Equatable {
         admin = try c.decodeIfPresent(AdminSettings.self, forKey: .admin) ?? AdminSettings()
         metrics = try c.decodeIfPresent(MetricsSettings.self, forKey: .metrics) ?? MetricsSettings()
         keys = try c.decodeIfPresent(KeySettings.self, forKey: .keys) ?? KeySettings()
+        limits = try c.decodeIfPresent(LimitSettings.self, forKey: .limits) ?? LimitSettings()
         secretHashKey = try c.decode(String.self, forKey: .secretHashKey)
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
         clients = try c.decodeIfPresent([SeedClient].self, forKey: .clients) ?? []
@@ -338,6 +343,7 @@ extension StrongroomConfiguration {
             guard v > 0 else { throw ConfigurationError(key: "service.lifetimes.\(k)", message: "must be positive") }
         }
         guard l.pushedRequest <= 600 else { throw ConfigurationError(key: "service.lifetimes.pushed_request", message: "must be at most 600 seconds (RFC 9126 §2.2)") }
+        if let problem = limits.violations().first { throw problem }
         var ids = Set<String>()
         for (i, c) in clients.enumerated() {
             guard !c.clientID.isEmpty else { throw ConfigurationError(key: "clients[\(i)].client_id", message: "must not be empty") }

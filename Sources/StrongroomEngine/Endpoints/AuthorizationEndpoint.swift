@@ -7,7 +7,16 @@ import StrongroomStorage
 
 extension Engine {
     /// GET/POST /authorize (RFC 6749 §4.1, OIDC Core §3.1.2, RFC 9126 §4, RFC 9101).
+    ///
+    /// Every request is counted against its address (`limits.authorize.per_address`) before
+    /// anything is read, then against its client once `client_id` names one: over either, an
+    /// error page with HTTP 429 (the redirect URI is not validated yet).
     public func authorize(_ request: TransportRequest, session: BrowserSession?) async -> AuthorizationOutcome {
+        if let refusal = limiter.take(.authorize, address: request.remoteAddress) {
+            let e = tooManyRequests(refusal, from: "address")
+            logRefusal(e, endpoint: "authorization", profile: nil, request: request)
+            return .errorPage(e)
+        }
         let params: [Param]
         switch request.method {
         case "GET":
@@ -55,6 +64,9 @@ extension Engine {
             client = c
         } catch let f as AuthorizationFailure { throw f } catch {
             throw .page(.serverError(detail: "client lookup: \(error)"), profile: nil)
+        }
+        if let refusal = limiter.take(.authorize, client: client.clientID) {
+            throw .page(tooManyRequests(refusal, from: "client"), profile: nil)
         }
         var pushed: PushedRequestRecord?
         var parHash: String?
@@ -107,6 +119,15 @@ extension Engine {
             let binding = request.browserBinding ?? random.token(bits: 256)
             v.browserHash = hasher.hash(binding)
             let encoded = try JSONValue(encoding: v)
+            // The stored request is bounded (`limits.max_stored_authorization_request`): with the
+            // per-address rate limit this bounds what unauthenticated requests can make a node keep.
+            let size = encoded.serialized().count
+            let cap = configuration.limits.maxStoredAuthorizationRequest
+            guard size <= cap else {
+                let e = OAuthError.invalidRequest("the authorization request is too large (\(size) bytes stored, at most \(cap))").redirecting()
+                logRefusal(e, endpoint: "authorization", profile: v.profile, request: request, clientID: v.clientID)
+                return .respond(errorResponse(e, target: target))
+            }
             try await storage.saveInteraction(InteractionRecord(
                 idHash: hasher.hash(id), clientID: v.clientID, request: encoded, profile: v.profile,
                 subject: usable?.subject, expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.interaction)), createdAt: now))
@@ -165,7 +186,19 @@ extension Engine {
     ]
 
     /// POST /login: checks the password, opens a session, then continues the authorization.
+    ///
+    /// Abuse limits: every request is counted against its address (`limits.login.per_address`;
+    /// over it, an error page with HTTP 429 before anything is read), then against the sign-in's
+    /// client; a locked-out username gets the page again with 429; when every bcrypt slot is busy
+    /// and the wait queue full (`limits.password_hashing`), the page again with 503. Each refusal
+    /// says when to try again and carries `Retry-After`; the interaction stays usable.
     public func login(interactionID: String, username: String, password: String, request: TransportRequest) async -> LoginOutcome {
+        if let refusal = limiter.take(.login, address: request.remoteAddress) {
+            logger.notice("login refused: rate limit of the address", metadata: ["x-fapi-interaction-id": "\(request.interactionID)"])
+            return .failed(.errorPage(.tooManyRequests(
+                "Too many sign-in attempts from your network. Wait \(Self.seconds(refusal.retryAfter)), then go back and try again.",
+                retryAfter: refusal.retryAfter)))
+        }
         let hash = hasher.hash(interactionID)
         guard let record = try? await storage.interaction(idHash: hash), record.expiresAt > now,
               let v = try? record.request.decode(as: ValidatedAuthorization.self) else {
@@ -178,16 +211,38 @@ extension Engine {
                 return .failed(.errorPage(.invalidRequest("This sign-in was started in another browser or the page has expired. Please return to the application and start again.")))
             }
         }
+        if let refusal = limiter.take(.login, client: v.clientID) {
+            logger.notice("login refused: rate limit of the client", metadata: ["client_id": "\(v.clientID)", "x-fapi-interaction-id": "\(request.interactionID)"])
+            var retry = await ticket(v, interactionID: interactionID, step: .login,
+                                     message: "Too many sign-ins at the moment. Try again in \(Self.seconds(refusal.retryAfter)).")
+            retry.status = 429
+            retry.retryAfter = refusal.retryAfter
+            if username.count <= 128 { retry.loginHint = username }
+            return .failed(.interact(retry))
+        }
         if let wait = loginThrottle.lockedOut(username, now: now) {
             logger.notice("login refused: too many failures", metadata: ["x-fapi-interaction-id": "\(request.interactionID)"])
+            let seconds = max(1, Int(wait.rounded(.up)))
             var retry = await ticket(v, interactionID: interactionID, step: .login,
-                                     message: "Too many unsuccessful attempts. Try again in \(Int(wait.rounded(.up))) seconds.")
+                                     message: "Too many unsuccessful attempts. Try again in \(Self.seconds(seconds)).")
+            retry.status = 429
+            retry.retryAfter = seconds
             if username.count <= 128 { retry.loginHint = username }
             return .failed(.interact(retry))
         }
         let throttle = loginThrottle
         let users = self.users
-        guard let user = await throttle.limited({ await users.authenticate(username: username, password: password) }) else {
+        guard let checked = await throttle.limited({ await users.authenticate(username: username, password: password) }) else {
+            logger.notice("login shed: every password-hashing slot is busy and the queue is full",
+                          metadata: ["x-fapi-interaction-id": "\(request.interactionID)"])
+            var retry = await ticket(v, interactionID: interactionID, step: .login,
+                                     message: "The server is busy. Please try again in a few seconds.")
+            retry.status = 503
+            retry.retryAfter = Self.loginShedRetryAfter
+            if username.count <= 128 { retry.loginHint = username }
+            return .failed(.interact(retry))
+        }
+        guard let user = checked else {
             logger.info("login failed", metadata: ["client_id": "\(v.clientID)", "x-fapi-interaction-id": "\(request.interactionID)"])
             if throttle.failed(username, interaction: hash, now: now) {
                 _ = try? await storage.consumeInteraction(idHash: hash)
@@ -220,6 +275,9 @@ extension Engine {
         }
         return .loggedIn(session, next: .interact(await ticket(v, interactionID: interactionID, step: .consent, username: user.username)))
     }
+
+    /// `Retry-After` of a sign-in shed because bcrypt is saturated: a few hashes' time.
+    static let loginShedRetryAfter = 5
 
     /// POST /consent: approve or deny; the interaction is consumed either way.
     public func consent(interactionID: String, approve: Bool, csrfToken: String, session: BrowserSession, request: TransportRequest) async -> AuthorizationOutcome {

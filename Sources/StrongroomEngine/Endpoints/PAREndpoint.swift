@@ -7,13 +7,20 @@ import StrongroomStorage
 extension Engine {
     /// POST /par (RFC 9126 §2): authenticates the client, validates the request exactly as the
     /// authorization endpoint would, stores it, and answers with a single-use `request_uri`.
+    /// Rate limits (`limits.par`) as at the token endpoint.
     public func pushedAuthorizationRequest(_ request: TransportRequest) async -> EngineResponse {
         var clientID: String? = nil
         var profile: Profile? = nil
+        if let refusal = limiter.check(.par, address: request.remoteAddress) {
+            let e = tooManyRequests(refusal, from: "address")
+            logRefusal(e, endpoint: "par", profile: nil, request: request)
+            return .oauthError(e)
+        }
         do {
             let form = try request.backChannelForm()
             let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.par)
             clientID = auth.clientID
+            try admit(auth, at: .par, request: request)
             if form.contains(where: { $0.name == "request_uri" }) {
                 throw OAuthError.invalidRequest("request_uri must not be sent to the PAR endpoint (RFC 9126 §2.1)")
             }
@@ -40,6 +47,7 @@ extension Engine {
             } catch { throw OAuthError.serverError(detail: "PAR save: \(error)") }
             return .json(["request_uri": .string(requestURI), "expires_in": .number(Double(lifetime))], status: 201)
         } catch let raw {
+            if clientID == nil { _ = limiter.take(.par, address: request.remoteAddress) }
             let error = OAuthError.wrap(raw)
             var e = error
             // RFC 9126 §2.3: errors as at the token endpoint, never redirected.

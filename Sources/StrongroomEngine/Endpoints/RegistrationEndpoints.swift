@@ -46,7 +46,13 @@ extension Engine {
     }
 
     /// POST /register (RFC 7591 §3): needs an initial access token; the same validation as the CLI.
+    /// Every request is counted against its address (`limits.register.per_address`).
     public func register(_ request: TransportRequest) async -> EngineResponse {
+        if let refusal = limiter.take(.register, address: request.remoteAddress) {
+            let e = tooManyRequests(refusal, from: "address")
+            logRefusal(e, endpoint: "register", profile: nil, request: request)
+            return .oauthError(e)
+        }
         do {
             guard service.registration.enabled else { throw OAuthError(.notFound, "dynamic registration is disabled", status: 404) }
             guard request.method == "POST" else { throw OAuthError(.invalidRequest, "POST only", status: 405) }

@@ -8,13 +8,23 @@ import StrongroomStorage
 
 extension Engine {
     /// POST /token (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3; RFC 8705 §3).
+    ///
+    /// Rate limits (`limits.token`): a request that authenticates no client is counted against its
+    /// address, and refused once the address has used its allowance; an authenticated one against
+    /// its client (`admit`).
     public func token(_ request: TransportRequest) async -> EngineResponse {
         var profile: Profile? = nil
         var clientID: String? = nil
+        if let refusal = limiter.check(.token, address: request.remoteAddress) {
+            let e = tooManyRequests(refusal, from: "address")
+            logRefusal(e, endpoint: "token", profile: nil, request: request)
+            return .oauthError(e)
+        }
         do {
             let form = try request.backChannelForm()
             let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.token)
             clientID = auth.clientID
+            try admit(auth, at: .token, request: request)
             guard let grantType = try form.single("grant_type") else { throw OAuthError.invalidRequest("grant_type is required") }
             guard let grant = GrantType(rawValue: grantType), service.grantTypes.contains(grant) else {
                 throw OAuthError(.unsupportedGrantType, "grant_type \(ErrorText.quoted(grantType)) is not supported")
@@ -33,6 +43,7 @@ extension Engine {
             }
             return .json(.object(body))
         } catch let raw {
+            if clientID == nil { _ = limiter.take(.token, address: request.remoteAddress) }
             let error = OAuthError.wrap(raw)
             logRefusal(error, endpoint: "token", profile: profile, request: request, clientID: clientID)
             return .oauthError(error)

@@ -34,6 +34,10 @@ public struct InteractionTicket: Sendable, Equatable {
     public var username: String?
     /// A new browser-binding value for the HTTP layer to set as a cookie (nil: the browser has one).
     public var browserCookie: String?
+    /// The HTTP status of the page: 200, or 429/503 when the step was refused for load (with `message`).
+    public var status: Int = 200
+    /// Seconds after which to try again (`Retry-After`), with a 429/503 `status`.
+    public var retryAfter: Int?
 
     public init(step: Step, interactionID: String, clientID: String, clientName: String, clientURI: String? = nil,
                 scopes: [ScopeDefinition], claims: [RequestedClaim], acrValues: [String], profile: Profile,

@@ -116,7 +116,8 @@ public struct EngineResponse: Sendable, Equatable {
         )
     }
 
-    /// The RFC 6749 §5.2 error body; `invalid_client` gets 401 and `WWW-Authenticate` (§5.2).
+    /// The RFC 6749 §5.2 error body; `invalid_client` gets 401 and `WWW-Authenticate` (§5.2); a
+    /// refusal for load carries `Retry-After`.
     public static func oauthError(_ error: OAuthError, authScheme: String? = nil) -> EngineResponse {
         var body: [String: JSONValue] = ["error": .string(error.code.rawValue)]
         if !error.errorDescription.isEmpty { body["error_description"] = .string(error.errorDescription) }
@@ -125,6 +126,7 @@ public struct EngineResponse: Sendable, Equatable {
             let scheme = authScheme ?? "Basic"
             headers.append(Param("WWW-Authenticate", "\(scheme) realm=\"strongroom\", error=\"\(error.code.rawValue)\""))
         }
+        if let seconds = error.retryAfter { headers.append(Param("Retry-After", String(seconds))) }
         return json(.object(body), status: error.status, headers: headers)
     }
 

@@ -61,6 +61,11 @@ public struct PageRenderer: Sendable {
     public func error(_ error: OAuthError, interactionID: String) -> String {
         var c: [String: Any] = ["base": basePath, "error": error.code.rawValue, "interaction_id": interactionID]
         if !error.errorDescription.isEmpty { c["error_description"] = error.errorDescription }
+        if let seconds = error.retryAfter {
+            // Refused for load (HTTP 429/503), not because of the request: say when to try again.
+            c["busy"] = true
+            c["retry_after"] = seconds == 1 ? "1 second" : "\(seconds) seconds"
+        }
         return render("error", c)
     }
 

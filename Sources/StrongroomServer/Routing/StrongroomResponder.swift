@@ -324,11 +324,12 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             return errorPage(e, interactionID: req.interactionID)
         case .interact(let ticket):
             var page: EngineResponse
+            let retry = ticket.retryAfter.map { [Param("Retry-After", String($0))] } ?? []
             switch ticket.step {
             case .login:
-                page = HTTPResponses.page(pages.login(ticket))
+                page = HTTPResponses.page(pages.login(ticket), status: ticket.status, headers: retry)
             case .consent:
-                page = HTTPResponses.page(pages.consent(ticket, csrfToken: session?.csrfToken ?? ""))
+                page = HTTPResponses.page(pages.consent(ticket, csrfToken: session?.csrfToken ?? ""), status: ticket.status, headers: retry)
             }
             if let binding = ticket.browserCookie {
                 page.headers.append(Param("Set-Cookie", BrowserCookie.set(value: binding)))
@@ -338,8 +339,12 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
     }
 
     /// Errors that must not be redirected (RFC 6749 §4.1.2.1) are shown to the user, HTTP 400
-    /// (500 for `server_error`).
+    /// (500 for `server_error`; a refusal for load with its own status, 429 or 503, and `Retry-After`).
     func errorPage(_ e: OAuthError, interactionID: String) -> EngineResponse {
+        if let seconds = e.retryAfter {
+            return HTTPResponses.page(pages.error(e, interactionID: interactionID), status: e.status,
+                                      headers: [Param("Retry-After", String(seconds))])
+        }
         let status = e.code == .serverError ? 500 : 400
         return HTTPResponses.page(pages.error(e, interactionID: interactionID), status: status)
     }

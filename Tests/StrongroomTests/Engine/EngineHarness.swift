@@ -21,7 +21,8 @@ struct EngineHarness {
     let otherCert: ClientCertificate
     let tmp: URL
 
-    static func make() async throws -> EngineHarness {
+    /// `configure` adjusts the configuration before the engine starts (e.g. `limits`).
+    static func make(configure: (inout StrongroomConfiguration) -> Void = { _ in }) async throws -> EngineHarness {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("strongroom-engine-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         let ca = try DemoPKI.makeCA(commonName: "Strongroom Engine Test CA")
@@ -51,7 +52,7 @@ struct EngineHarness {
         }
         var tlsMeta = fapiMetadata(k2, method: .tlsClientAuth)
         tlsMeta.tlsClientAuthSubjectDN = cert2.subjectDN
-        let config = StrongroomConfiguration(
+        var config = StrongroomConfiguration(
             service: service,
             server: ServerSettings(tlsCertificate: "unused", tlsPrivateKey: "unused", clientCATrustAnchors: [tmp.appendingPathComponent("ca.pem").path]),
             database: DatabaseSettings(url: "sqlite::memory:"),
@@ -70,6 +71,7 @@ struct EngineHarness {
                                                                                scope: "openid profile email")),
             ],
             users: [SeedUser(username: "alice", password: "wonderland-test", claims: ["name": "Alice", "email": "alice@example.test"])])
+        configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let storage = try await SQLStorage.open(url: "sqlite::memory:", logger: logger)
