@@ -25,10 +25,6 @@ enum StoredJSON {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    static func encode<T: Encodable>(_ value: T?) throws -> String? {
-        try value.map { try encode($0) }
-    }
-
     static func decode<T: Decodable>(_ type: T.Type, from text: String, column: String) throws -> T {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))

@@ -234,10 +234,6 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
         return SealedColumn(table: name, column: columns[position].name, key: columns[rowID].name)
     }
 
-    /// The column storing `keyPath`, if declared.
-    func column(_ keyPath: AnyKeyPath) -> (position: Int, column: Column<Record>)? {
-        indexByKeyPath[keyPath].map { ($0, columns[$0]) }
-    }
 
     // MARK: Writing
 
