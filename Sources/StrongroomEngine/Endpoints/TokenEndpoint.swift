@@ -152,13 +152,10 @@ extension Engine {
             scopes = asked
         }
         // Refresh tokens of certificate-bound clients are bound to the same certificate (RFC 8705 §4 for public clients; applied to all).
-        if let bound = record.certificateThumbprint {
-            guard let cert = auth.certificate else {
-                throw OAuthError.invalidGrant("the refresh token is certificate-bound: present the client certificate")
-            }
-            guard constantTimeEquals(cert.thumbprintS256, bound) else {
-                throw OAuthError.invalidGrant("the refresh token is bound to another certificate")
-            }
+        switch CertificateBinding.check(bound: record.certificateThumbprint, presented: auth.certificate) {
+        case .satisfied: break
+        case .missing: throw OAuthError.invalidGrant("the refresh token is certificate-bound: present the client certificate")
+        case .other: throw OAuthError.invalidGrant("the refresh token is bound to another certificate")
         }
         // A consent the user withdrew ends its refresh tokens too (besides the lineage marker).
         if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {

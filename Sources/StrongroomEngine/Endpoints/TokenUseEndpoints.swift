@@ -138,20 +138,21 @@ extension Engine {
         do {
             let token = try bearerToken(request)
             let record = try await accessTokens.validate(token, request: request)
-            let fapiScopes = record.scopes.filter { service.scope(named: $0)?.profile != nil }
+            // The profiles the token's scopes select, read once.
+            let scopeProfiles = record.scopes.compactMap { service.scope(named: $0)?.profile }
+            let hasFAPIScope = !scopeProfiles.isEmpty
             // Defence in depth: a token carrying a FAPI scope must have been issued under at least
             // the profile that scope selects.
-            if let needed = record.scopes.compactMap({ service.scope(named: $0)?.profile }).max(), record.profile < needed {
+            if let needed = scopeProfiles.max(), record.profile < needed {
                 throw OAuthError(.invalidToken, "the access token was not issued under the profile its scopes require", status: 401)
             }
             // The rules of every profile its scopes select hold here too (their union): a token
             // that any of them requires to be sender-constrained must be.
-            let selected = Set(record.scopes.compactMap { service.scope(named: $0)?.profile })
-            try rules(selected).checkResource(
+            try rules(Set(scopeProfiles)).checkResource(
                 ResourceFacts(certificateBound: record.certificateThumbprint != nil, dpopBound: record.dpopJKT != nil))
             switch (request.method, request.path.hasSuffix("/api/payments")) {
             case ("GET", false):
-                guard !fapiScopes.isEmpty else { throw OAuthError(.insufficientScope, "a scope with fapi=r or fapi=rw is required", status: 403) }
+                guard hasFAPIScope else { throw OAuthError(.insufficientScope, "a scope with fapi=r or fapi=rw is required", status: 403) }
                 return .json([
                     "data": ["account": [[
                         "account_id": "acc-001", "currency": "GBP", "nickname": "Everyday account",

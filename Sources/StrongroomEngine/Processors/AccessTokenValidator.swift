@@ -31,15 +31,24 @@ struct AccessTokenValidator: Sendable {
         if try await lineage.isRevoked(Lineage.of(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
             throw OAuthError(.invalidToken, "the access token has been revoked")
         }
-        if let bound = record.certificateThumbprint {
-            guard let cert = request.clientCertificate else {
-                throw OAuthError(.invalidToken, "this access token is certificate-bound: present the client certificate", rule: "RFC 8705 §3")
-            }
-            guard constantTimeEquals(cert.thumbprintS256, bound) else {
-                throw OAuthError(.invalidToken, "the access token is bound to another certificate", rule: "RFC 8705 §3")
-            }
+        switch CertificateBinding.check(bound: record.certificateThumbprint, presented: request.clientCertificate) {
+        case .satisfied: break
+        case .missing: throw OAuthError(.invalidToken, "this access token is certificate-bound: present the client certificate", rule: "RFC 8705 §3")
+        case .other: throw OAuthError(.invalidToken, "the access token is bound to another certificate", rule: "RFC 8705 §3")
         }
         return record
     }
 
+}
+
+/// RFC 8705 §3: whether the certificate presented is the one a token is bound to. Access tokens
+/// and refresh tokens answer a failure on their own channels (`invalid_token`, `invalid_grant`).
+enum CertificateBinding {
+    enum Result { case satisfied, missing, other }
+
+    static func check(bound: String?, presented: ClientCertificate?) -> Result {
+        guard let bound else { return .satisfied }
+        guard let presented else { return .missing }
+        return constantTimeEquals(presented.thumbprintS256, bound) ? .satisfied : .other
+    }
 }
