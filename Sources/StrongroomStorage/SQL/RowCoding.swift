@@ -20,17 +20,63 @@ extension Optional where Wrapped == Date {
 /// Arrays and JSON values are stored as JSON text (TEXT columns on both databases).
 enum StoredJSON {
     static func encode<T: Encodable>(_ value: T) throws -> String {
+        if let list = value as? [String], let text = PlainStringList.encode(list) { return text }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String, column: String) throws -> T {
+        if T.self == [String].self, let list = PlainStringList.decode(text) { return list as! T }
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))
         } catch {
             throw StorageError.unavailable("column \(column) holds malformed JSON: \(error)")
         }
+    }
+}
+
+/// The JSON text of a list of strings that need no escaping, e.g. `["openid","accounts"]`: scope
+/// lists, which are read with every token. Written by hand because `JSONDecoder` and `JSONEncoder`
+/// cost more than the rest of decoding a token row together; any other text (escapes, white space,
+/// control or non-ASCII characters) is left to them, so what is read is exactly what they would read.
+enum PlainStringList {
+    /// Printable ASCII without `"` and `\`: the characters written and read verbatim.
+    private static func isPlain(_ byte: UInt8) -> Bool {
+        byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+    }
+
+    static func encode(_ list: [String]) -> String? {
+        var text = "["
+        for (index, element) in list.enumerated() {
+            guard element.utf8.allSatisfy(isPlain) else { return nil }
+            text += index == 0 ? "\"" : ",\""
+            text += element
+            text += "\""
+        }
+        return text + "]"
+    }
+
+    static func decode(_ text: String) -> [String]? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") else { return nil }
+        var list: [String] = []
+        var index = 1
+        let end = bytes.count - 1
+        while index < end {
+            if !list.isEmpty {
+                guard bytes[index] == UInt8(ascii: ",") else { return nil }
+                index += 1
+            }
+            guard index < end, bytes[index] == UInt8(ascii: "\"") else { return nil }
+            let start = index + 1
+            var close = start
+            while close < end, isPlain(bytes[close]) { close += 1 }
+            guard close < end, bytes[close] == UInt8(ascii: "\"") else { return nil }
+            list.append(String(decoding: bytes[start..<close], as: UTF8.self))
+            index = close + 1
+        }
+        return list
     }
 }
 

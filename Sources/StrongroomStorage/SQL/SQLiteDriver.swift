@@ -84,11 +84,16 @@ struct SQLiteResultRow: SQLRow {
     func contains(column: String) -> Bool { columns.index(of: column) != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        try value(column) == .null
+        values[try position(column)] == .null
     }
 
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        let data = try value(column)
+        try decode(at: try position(column), column: column, as: type)
+    }
+
+    /// The value at `index` (a valid position of this row) of the column named `column`.
+    func decode<D: Decodable>(at index: Int, column: String, as type: D.Type) throws -> D {
+        let data = values[index]
         // The column types the storage reads on every request, without a Decoder.
         switch data {
         case .text(let text):
@@ -118,13 +123,13 @@ struct SQLiteResultRow: SQLRow {
             debugDescription: "column \(column) holds \(data), not a \(D.self)"))
     }
 
-    private func value(_ column: String) throws -> SQLiteValue {
+    private func position(_ column: String) throws -> Int {
         guard let index = columns.index(of: column) else {
             throw DecodingError.keyNotFound(
                 SQLiteColumnKey(stringValue: column),
                 .init(codingPath: [], debugDescription: "no column \(column) in the result row"))
         }
-        return values[index]
+        return index
     }
 }
 

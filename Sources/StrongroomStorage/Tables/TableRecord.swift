@@ -38,8 +38,8 @@ struct Column<Record>: Sendable {
     let sealedRowID: (any KeyPath<Record, String> & Sendable)?
     /// The bind for this column of `record`; `sealed` is set for sealed columns.
     fileprivate let bind: @Sendable (_ record: Record, _ cipher: FieldCipher, _ sealed: SealedField?) throws -> SQLValue
-    /// The property's value read from `row`; `sealed` is set for sealed columns.
-    fileprivate let read: @Sendable (_ row: any SQLRow, _ name: String, _ cipher: FieldCipher, _ sealed: SealedField?) throws -> Any
+    /// The property's value read from its cell of a row; `sealed` is set for sealed columns.
+    fileprivate let read: @Sendable (_ cell: RowCell, _ cipher: FieldCipher, _ sealed: SealedField?) throws -> Any
 
     /// The same column, written by INSERT only.
     func insertOnly() -> Column {
@@ -57,7 +57,7 @@ extension Column {
     private init(_ name: String, _ keyPath: any PartialKeyPath<Record> & Sendable, _ type: ColumnType, nullable: Bool,
                  sealedRowID: (any KeyPath<Record, String> & Sendable)? = nil,
                  bind: @escaping @Sendable (Record, FieldCipher, SealedField?) throws -> SQLValue,
-                 read: @escaping @Sendable (any SQLRow, String, FieldCipher, SealedField?) throws -> Any) {
+                 read: @escaping @Sendable (RowCell, FieldCipher, SealedField?) throws -> Any) {
         self.name = name
         self.keyPath = keyPath
         self.type = type
@@ -70,44 +70,44 @@ extension Column {
     static func text(_ name: String, _ keyPath: any KeyPath<Record, String> & Sendable) -> Column {
         Column(name, keyPath, .text, nullable: false,
                bind: { record, _, _ in record[keyPath: keyPath] },
-               read: { row, name, _, _ in try row.decode(column: name, as: String.self) })
+               read: { cell, _, _ in try cell.decode(String.self) })
     }
 
     static func optionalText(_ name: String, _ keyPath: any KeyPath<Record, String?> & Sendable) -> Column {
         Column(name, keyPath, .text, nullable: true,
                bind: { record, _, _ in record[keyPath: keyPath] },
-               read: { row, name, _, _ in try row.decode(column: name, as: String?.self) as Any })
+               read: { cell, _, _ in try cell.decode(String?.self) as Any })
     }
 
     static func integer(_ name: String, _ keyPath: any KeyPath<Record, Int> & Sendable) -> Column {
         Column(name, keyPath, .integer, nullable: false,
                bind: { record, _, _ in record[keyPath: keyPath] },
-               read: { row, name, _, _ in try row.decode(column: name, as: Int.self) })
+               read: { cell, _, _ in try cell.decode(Int.self) })
     }
 
     static func date(_ name: String, _ keyPath: any KeyPath<Record, Date> & Sendable) -> Column {
         Column(name, keyPath, .bigint, nullable: false,
                bind: { record, _, _ in record[keyPath: keyPath].storageMillis },
-               read: { row, name, _, _ in Date(storageMillis: try row.decode(column: name, as: Int64.self)) })
+               read: { cell, _, _ in Date(storageMillis: try cell.decode(Int64.self)) })
     }
 
     static func optionalDate(_ name: String, _ keyPath: any KeyPath<Record, Date?> & Sendable) -> Column {
         Column(name, keyPath, .bigint, nullable: true,
                bind: { record, _, _ in record[keyPath: keyPath].storageMillis },
-               read: { row, name, _, _ in try row.decode(column: name, as: Int64?.self).map(Date.init(storageMillis:)) as Any })
+               read: { cell, _, _ in try cell.decode(Int64?.self).map(Date.init(storageMillis:)) as Any })
     }
 
     static func json<T: Codable & Sendable>(_ name: String, _ keyPath: any KeyPath<Record, T> & Sendable) -> Column {
         Column(name, keyPath, .text, nullable: false,
                bind: { record, _, _ in try StoredJSON.encode(record[keyPath: keyPath]) },
-               read: { row, name, _, _ in try StoredJSON.decode(T.self, from: try row.decode(column: name, as: String.self), column: name) })
+               read: { cell, _, _ in try StoredJSON.decode(T.self, from: try cell.decode(String.self), column: cell.name) })
     }
 
     static func optionalJSON<T: Codable & Sendable>(_ name: String, _ keyPath: any KeyPath<Record, T?> & Sendable) -> Column {
         Column(name, keyPath, .text, nullable: true,
                bind: { record, _, _ in try record[keyPath: keyPath].map { try StoredJSON.encode($0) } },
-               read: { row, name, _, _ in
-                   try row.decode(column: name, as: String?.self).map { try StoredJSON.decode(T.self, from: $0, column: name) } as Any
+               read: { cell, _, _ in
+                   try cell.decode(String?.self).map { try StoredJSON.decode(T.self, from: $0, column: cell.name) } as Any
                })
     }
 
@@ -116,10 +116,10 @@ extension Column {
     {
         Column(name, keyPath, .text, nullable: false,
                bind: { record, _, _ in record[keyPath: keyPath].rawValue },
-               read: { row, name, _, _ in
-                   let raw = try row.decode(column: name, as: String.self)
+               read: { cell, _, _ in
+                   let raw = try cell.decode(String.self)
                    guard let value = E(rawValue: raw) else {
-                       throw StorageError.unavailable("column \(name) holds unknown value '\(raw)'")
+                       throw StorageError.unavailable("column \(cell.name) holds unknown value '\(raw)'")
                    }
                    return value
                })
@@ -131,8 +131,8 @@ extension Column {
                            rowID: any KeyPath<Record, String> & Sendable) -> Column {
         Column(name, keyPath, .text, nullable: false, sealedRowID: rowID,
                bind: { record, cipher, field in try cipher.seal(record[keyPath: keyPath], try Self.required(field, name)) },
-               read: { row, name, cipher, field in
-                   try cipher.open(try row.decode(column: name, as: String.self), try Self.required(field, name))
+               read: { cell, cipher, field in
+                   try cipher.open(try cell.decode(String.self), try Self.required(field, name))
                })
     }
 
@@ -140,8 +140,8 @@ extension Column {
                                    rowID: any KeyPath<Record, String> & Sendable) -> Column {
         Column(name, keyPath, .text, nullable: true, sealedRowID: rowID,
                bind: { record, cipher, field in try cipher.seal(record[keyPath: keyPath], try Self.required(field, name)) },
-               read: { row, name, cipher, field in
-                   try cipher.open(try row.decode(column: name, as: String?.self), try Self.required(field, name)) as Any
+               read: { cell, cipher, field in
+                   try cipher.open(try cell.decode(String?.self), try Self.required(field, name)) as Any
                })
     }
 
@@ -301,33 +301,87 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
         try Record(row: StoredRow(row: row, schema: self, cipher: cipher))
     }
 
-    fileprivate func read<V>(_ keyPath: KeyPath<Record, V>, from row: any SQLRow, cipher: FieldCipher) throws -> V {
+    /// The position of `keyPath`'s column. `init(row:)` reads the properties in declared order, so
+    /// the column after the previous read is compared first (one key-path comparison); the
+    /// dictionary, which hashes the key path, is the fallback.
+    fileprivate func position(of keyPath: AnyKeyPath, after previous: Int) throws -> Int {
+        let expected = previous + 1
+        if expected < columns.count, columns[expected].keyPath == keyPath { return expected }
         guard let position = indexByKeyPath[keyPath] else {
             throw StorageError.unavailable("\(name): property \(keyPath) has no column")
         }
+        return position
+    }
+
+    fileprivate func read<V>(_ position: Int, from row: RowCells, cipher: FieldCipher) throws -> V {
         let column = columns[position]
         var field: SealedField?
         if let rowID = sealedRowIDIndex[position] {
             let idColumn = columns[rowID]
-            let id = try idColumn.read(row, idColumn.name, cipher, nil)
-            guard let id = id as? String else { throw StorageError.unavailable("\(name).\(idColumn.name) is not text") }
+            guard let id = try idColumn.read(row.cell(rowID, idColumn.name), cipher, nil) as? String else {
+                throw StorageError.unavailable("\(name).\(idColumn.name) is not text")
+            }
             field = SealedField(table: name, column: column.name, rowID: id)
         }
-        guard let value = try column.read(row, column.name, cipher, field) as? V else {
+        guard let value = try column.read(row.cell(position, column.name), cipher, field) as? V else {
             throw StorageError.unavailable("\(name).\(column.name) does not hold a \(V.self)")
         }
         return value
     }
 }
 
-/// A row of `Record`'s table, read property by property through the declared columns.
-struct StoredRow<Record: TableRecord> {
+/// The cells of one result row. Every statement of a table selects or returns the declared columns
+/// in declared order (`columnList`), so a column's position in the row is its position in the
+/// declaration: SQLite rows are read by position (checked against the column's name), other rows
+/// by name.
+struct RowCells {
     let row: any SQLRow
-    let schema: TableSchema<Record>
-    let cipher: FieldCipher
+    let sqlite: SQLiteResultRow?
+
+    init(_ row: any SQLRow) {
+        self.row = row
+        self.sqlite = row as? SQLiteResultRow
+    }
+
+    func cell(_ position: Int, _ name: String) -> RowCell {
+        RowCell(cells: self, position: position, name: name)
+    }
+}
+
+/// One cell: a column of a result row.
+struct RowCell {
+    let cells: RowCells
+    let position: Int
+    let name: String
+
+    func decode<D: Decodable>(_ type: D.Type) throws -> D {
+        if let sqlite = cells.sqlite, sqlite.columns.names.indices.contains(position), sqlite.columns.names[position] == name {
+            return try sqlite.decode(at: position, column: name, as: type)
+        }
+        return try cells.row.decode(column: name, as: type)
+    }
+}
+
+/// A row of `Record`'s table, read property by property through the declared columns.
+final class StoredRow<Record: TableRecord> {
+    private let cells: RowCells
+    private let schema: TableSchema<Record>
+    private let cipher: FieldCipher
+    /// The position of the column read last.
+    private var last = -1
+
+    init(row: any SQLRow, schema: TableSchema<Record>, cipher: FieldCipher) {
+        self.cells = RowCells(row)
+        self.schema = schema
+        self.cipher = cipher
+    }
 
     subscript<V>(_ keyPath: KeyPath<Record, V>) -> V {
-        get throws { try schema.read(keyPath, from: row, cipher: cipher) }
+        get throws {
+            let position = try schema.position(of: keyPath, after: last)
+            last = position
+            return try schema.read(position, from: cells, cipher: cipher)
+        }
     }
 }
 

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import StrongroomStorage
+
+/// The hand-written path for plain string lists must read and write exactly what `JSONDecoder` and
+/// `JSONEncoder` do, and give way to them for anything else.
+@Suite("Stored JSON string lists")
+struct StoredJSONTests {
+    private func viaFoundation(_ text: String) -> [String]? {
+        try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+
+    @Test("Plain lists round-trip and agree with JSONDecoder")
+    func plainListsAgree() throws {
+        let lists: [[String]] = [[], [""], ["openid"], ["openid", "accounts", "payments"], ["a/b", "x:y", "~!#$%&'()*+,-.;<=>?@[]^_`{|}"]]
+        for list in lists {
+            let text = try StoredJSON.encode(list)
+            #expect(PlainStringList.encode(list) == text)
+            #expect(PlainStringList.decode(text) == list)
+            #expect(viaFoundation(text) == list)
+            #expect(try StoredJSON.decode([String].self, from: text, column: "scopes") == list)
+        }
+    }
+
+    @Test("Texts outside the plain form are left to JSONDecoder")
+    func otherTextsFallBack() throws {
+        let texts = [#"[ "a"]"#, #"["a" ]"#, #"["a\"b"]"#, #"["a\\b"]"#, #"["\u00e9"]"#, "[\"é\"]", #"["a",]"#, #"[,"a"]"#,
+                     #"["a""b"]"#, #"["a"#, #""a"]"#, "", "[", "]", "[\"\t\"]"]
+        for text in texts {
+            #expect(PlainStringList.decode(text) == nil, "\(text)")
+            let decoded = try? StoredJSON.decode([String].self, from: text, column: "scopes")
+            #expect(decoded == viaFoundation(text), "\(text)")
+        }
+        // Strings that need escaping are written by JSONEncoder and read back intact.
+        for list in [["a\"b"], ["back\\slash"], ["tab\there"], ["é"], ["line\u{2028}"]] {
+            #expect(PlainStringList.encode(list) == nil)
+            let text = try StoredJSON.encode(list)
+            #expect(try StoredJSON.decode([String].self, from: text, column: "scopes") == list)
+        }
+    }
+
+    @Test("Random lists agree with Foundation both ways")
+    func randomListsAgree() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ019 :/\"\\,[]{}é\u{1}\t~")
+        for _ in 0..<2_000 {
+            let list = (0..<Int.random(in: 0...4, using: &generator)).map { _ in
+                String((0..<Int.random(in: 0...6, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            }
+            let text = try StoredJSON.encode(list)
+            #expect(viaFoundation(text) == list)
+            #expect(try StoredJSON.decode([String].self, from: text, column: "scopes") == list)
+        }
+    }
+}
