@@ -16,6 +16,10 @@ public enum DemoKit {
     public static let configurationFile = "strongroom.yaml"
     public static let fapiClient1 = "demo-fapi-1"
     public static let fapiClient2 = "demo-fapi-2"
+    /// FAPI 2.0: private_key_jwt with client3's key, DPoP-bound tokens.
+    public static let fapi2DPoPClient = "demo-fapi2-dpop"
+    /// FAPI 2.0: tls_client_auth with client4's certificate, certificate-bound tokens.
+    public static let fapi2MTLSClient = "demo-fapi2-mtls"
     public static let plainClient = "demo-plain"
     public static let demoUsername = "alice"
     public static let demoPassword = "wonderland-demo"
@@ -29,6 +33,8 @@ public enum DemoKit {
         "ca.pem", "ca.key.pem", "server.pem", "server.key.pem",
         "client1.pem", "client1.key.pem", "client1.jwks.json", "client1.public.jwks.json",
         "client2.pem", "client2.key.pem", "client2.jwks.json", "client2.public.jwks.json",
+        "client3.pem", "client3.key.pem", "client3.jwks.json", "client3.public.jwks.json",
+        "client4.pem", "client4.key.pem", "client4.jwks.json", "client4.public.jwks.json",
         keyEncryptionKeyFile, configurationFile, "README.txt",
     ]
 
@@ -98,9 +104,16 @@ public enum DemoKit {
             ca: ca, commonName: fapiClient1, organization: "Strongroom Demo Client 1", keyAlgorithm: .ps256)
         let client2 = try DemoPKI.issueClientCertificate(
             ca: ca, commonName: fapiClient2, organization: "Strongroom Demo Client 2", keyAlgorithm: .es256)
+        let client3 = try DemoPKI.issueClientCertificate(
+            ca: ca, commonName: fapi2DPoPClient, organization: "Strongroom Demo Client 3", keyAlgorithm: .es256)
+        let client4 = try DemoPKI.issueClientCertificate(
+            ca: ca, commonName: fapi2MTLSClient, organization: "Strongroom Demo Client 4", keyAlgorithm: .es256)
         let keys1 = try DemoPKI.jwkPair(privateKeyPEM: client1.privateKeyPEM, algorithm: .ps256)
         let keys2 = try DemoPKI.jwkPair(privateKeyPEM: client2.privateKeyPEM, algorithm: .es256)
+        let keys3 = try DemoPKI.jwkPair(privateKeyPEM: client3.privateKeyPEM, algorithm: .es256)
+        let keys4 = try DemoPKI.jwkPair(privateKeyPEM: client4.privateKeyPEM, algorithm: .es256)
         let subjectDN2 = try ClientCertificate.fromPEM(client2.certificatePEM).subjectDN
+        let subjectDN4 = try ClientCertificate.fromPEM(client4.certificatePEM).subjectDN
 
         let secrets = Secrets(
             secretHashKey: Data(random.bytes(32)).base64EncodedString(),
@@ -112,7 +125,10 @@ public enum DemoKit {
             options: options, secrets: secrets,
             client1PublicJWKS: JWKSet(keys: [keys1.publicJWK]).json,
             client2PublicJWKS: JWKSet(keys: [keys2.publicJWK]).json,
-            client2SubjectDN: subjectDN2)
+            client2SubjectDN: subjectDN2,
+            client3PublicJWKS: JWKSet(keys: [keys3.publicJWK]).json,
+            client4PublicJWKS: JWKSet(keys: [keys4.publicJWK]).json,
+            client4SubjectDN: subjectDN4)
         let yaml = try configurationYAML(config)
 
         func pem(_ text: String, _ what: String) -> String {
@@ -141,6 +157,14 @@ public enum DemoKit {
             ("client2.key.pem", pem(client2.privateKeyPEM, "Private key of \(fapiClient2) (EC P-256): mTLS and request objects."), true),
             ("client2.jwks.json", try json(JWKSet(keys: [keys2.privateJWK]).json), true),
             ("client2.public.jwks.json", try json(JWKSet(keys: [keys2.publicJWK]).json), false),
+            ("client3.pem", pem(client3.certificatePEM, "Demo client certificate of \(fapi2DPoPClient) (EC P-256, ES256)."), false),
+            ("client3.key.pem", pem(client3.privateKeyPEM, "Private key of \(fapi2DPoPClient) (EC P-256): private_key_jwt and request objects."), true),
+            ("client3.jwks.json", try json(JWKSet(keys: [keys3.privateJWK]).json), true),
+            ("client3.public.jwks.json", try json(JWKSet(keys: [keys3.publicJWK]).json), false),
+            ("client4.pem", pem(client4.certificatePEM, "Demo client certificate of \(fapi2MTLSClient) (EC P-256, ES256)."), false),
+            ("client4.key.pem", pem(client4.privateKeyPEM, "Private key of \(fapi2MTLSClient) (EC P-256): mTLS and request objects."), true),
+            ("client4.jwks.json", try json(JWKSet(keys: [keys4.privateJWK]).json), true),
+            ("client4.public.jwks.json", try json(JWKSet(keys: [keys4.publicJWK]).json), false),
             (keyEncryptionKeyFile, keyEncryptionKeyText(secrets.keyEncryptionKey), true),
             (configurationFile, yaml, true),
             ("README.txt", readme(options: options, config: config, subjectDN2: subjectDN2), false),
@@ -201,7 +225,8 @@ public enum DemoKit {
 
     /// The demo configuration as a value (paths relative to the kit's folder, as written).
     static func configuration(
-        options: Options, secrets: Secrets, client1PublicJWKS: JSONValue, client2PublicJWKS: JSONValue, client2SubjectDN: String
+        options: Options, secrets: Secrets, client1PublicJWKS: JSONValue, client2PublicJWKS: JSONValue, client2SubjectDN: String,
+        client3PublicJWKS: JSONValue, client4PublicJWKS: JSONValue, client4SubjectDN: String
     ) -> StrongroomConfiguration {
         let issuer = "https://localhost:\(options.port)"
         var service = ServiceSettings(issuer: issuer)
@@ -210,6 +235,10 @@ public enum DemoKit {
                             attributes: [ScopeAttribute(key: "fapi", value: "r")]),
             ScopeDefinition(name: "payments", description: "Make payments from your accounts",
                             attributes: [ScopeAttribute(key: "fapi", value: "rw")]),
+            ScopeDefinition(name: "fapi2-accounts", description: "Read your account balances and transactions",
+                            attributes: [ScopeAttribute(key: "fapi2", value: "sp")]),
+            ScopeDefinition(name: "fapi2-payments", description: "Make payments from your accounts (signed requests and responses)",
+                            attributes: [ScopeAttribute(key: "fapi2", value: "ms")]),
         ]
         service.acrValues = ["urn:mace:incommon:iap:silver"]
         service.registration = .init(enabled: true, initialAccessTokens: [secrets.initialAccessToken])
@@ -243,6 +272,26 @@ public enum DemoKit {
             tlsClientAuthSubjectDN: client2SubjectDN, tlsClientCertificateBoundAccessTokens: true,
             requestObjectSigningAlg: .es256, idTokenSignedResponseAlg: .es256, authorizationSignedResponseAlg: .es256)
 
+        // FAPI 2.0 (Security Profile and Message Signing): PAR, code only, sender-constrained
+        // tokens by DPoP (client 3) or by its certificate (client 4).
+        let fapi2Scope = "openid profile email fapi2-accounts fapi2-payments offline_access"
+        let fapi2DPoP = ClientMetadata(
+            clientName: "Strongroom demo FAPI 2.0 client (private_key_jwt, DPoP)",
+            redirectURIs: [callback, conformanceSuiteRedirectURI],
+            tokenEndpointAuthMethod: .privateKeyJWT, tokenEndpointAuthSigningAlg: .es256,
+            grantTypes: [.authorizationCode, .refreshToken, .clientCredentials],
+            responseTypes: [.code], scope: fapi2Scope, jwks: client3PublicJWKS,
+            dpopBoundAccessTokens: true,
+            requestObjectSigningAlg: .es256, idTokenSignedResponseAlg: .es256, authorizationSignedResponseAlg: .es256)
+        let fapi2MTLS = ClientMetadata(
+            clientName: "Strongroom demo FAPI 2.0 client (tls_client_auth, certificate-bound)",
+            redirectURIs: [callback, conformanceSuiteRedirectURI],
+            tokenEndpointAuthMethod: .tlsClientAuth,
+            grantTypes: [.authorizationCode, .refreshToken, .clientCredentials],
+            responseTypes: [.code], scope: fapi2Scope, jwks: client4PublicJWKS,
+            tlsClientAuthSubjectDN: client4SubjectDN, tlsClientCertificateBoundAccessTokens: true,
+            requestObjectSigningAlg: .es256, idTokenSignedResponseAlg: .es256, authorizationSignedResponseAlg: .es256)
+
         // Not FAPI: client_secret_basic and an http loopback redirect are outside FAPI 1.0
         // Baseline (§5.2.2-4, §5.2.2-20), so this client's scopes select no FAPI profile.
         let plain = ClientMetadata(
@@ -264,6 +313,8 @@ public enum DemoKit {
             clients: [
                 SeedClient(clientID: fapiClient1, metadata: fapi1),
                 SeedClient(clientID: fapiClient2, metadata: fapi2),
+                SeedClient(clientID: fapi2DPoPClient, metadata: fapi2DPoP),
+                SeedClient(clientID: fapi2MTLSClient, metadata: fapi2MTLS),
                 SeedClient(clientID: plainClient, clientSecret: secrets.plainClientSecret, metadata: plain),
             ],
             users: [alice])
@@ -288,7 +339,8 @@ public enum DemoKit {
         # Every key is documented in docs/configuration.md. In this kit:
         # - service.issuer is every token's iss; discovery is at ISSUER/.well-known/openid-configuration.
         # - service.scopes: attributes choose the profile per request: fapi=r -> FAPI 1.0 Baseline,
-        #   fapi=rw -> FAPI 1.0 Advanced. service.lifetimes are in seconds.
+        #   fapi=rw -> FAPI 1.0 Advanced, fapi2=sp -> FAPI 2.0 Security Profile, fapi2=ms -> FAPI 2.0
+        #   Message Signing. service.lifetimes are in seconds.
         # - File paths (server.tls_certificate, server.tls_private_key, server.client_ca_trust_anchors,
         #   keys.encryption_key_file, the sqlite: database.url) are relative to this file.
         # - server.request_client_certificate is off: the main listener does not ask for a client
@@ -351,6 +403,9 @@ public enum DemoKit {
                                   (subject \(subjectDN2)).
         client2.jwks.json         demo-fapi-2's PRIVATE JWK Set (ES256): sign request objects with it.
         client2.public.jwks.json  Its public half, registered as the client's jwks.
+        client3.* / client4.*     The same four files for demo-fapi2-dpop (P-256, ES256: client
+                                  assertions, request objects) and demo-fapi2-mtls (P-256; its
+                                  certificate authenticates it and binds its tokens).
 
         Clients
         -------
@@ -359,6 +414,14 @@ public enum DemoKit {
                       Scopes: openid profile email accounts payments offline_access.
         demo-fapi-2   tls_client_auth with client2.pem on the mutual-TLS alias (ES256 for request
                       objects, ID tokens, JARM). Same scopes.
+        demo-fapi2-dpop
+                      FAPI 2.0: private_key_jwt (ES256, client3.jwks.json), DPoP-bound tokens
+                      (dpop_bound_access_tokens: every token request carries a DPoP proof by a key
+                      of the client's choosing). Scopes: openid profile email fapi2-accounts
+                      fapi2-payments offline_access. Works on the main listener.
+        demo-fapi2-mtls
+                      FAPI 2.0: tls_client_auth with client4.pem on the mutual-TLS alias,
+                      certificate-bound tokens. Same scopes.
         demo-plain    client_secret_basic (secret in strongroom.yaml), plain OAuth 2.0 / OpenID
                       Connect; redirect URIs \(issuer)/demo/callback and http://localhost:9000/callback.
                       Scopes: openid profile email offline_access.
@@ -370,7 +433,9 @@ public enum DemoKit {
         https://localhost:\(options.mtlsPort) (mtls_endpoint_aliases in discovery).
 
         Scopes `accounts` (fapi=r) and `payments` (fapi=rw) select FAPI 1.0 Baseline and FAPI 1.0
-        Advanced per request. Both FAPI clients also list the OpenID Foundation conformance suite's
+        Advanced per request; `fapi2-accounts` (fapi2=sp) the FAPI 2.0 Security Profile and
+        `fapi2-payments` (fapi2=ms) FAPI 2.0 Message Signing (signed request object through PAR,
+        JARM response). The FAPI clients also list the OpenID Foundation conformance suite's
         redirect URI \(conformanceSuiteRedirectURI).
 
         User: \(demoUsername) / \(demoPassword)

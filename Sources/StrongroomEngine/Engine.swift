@@ -40,6 +40,8 @@ public final class Engine: Sendable {
     let accessTokens: AccessTokenValidator
     /// Answers token introspection.
     let introspector: Introspector
+    /// Verifies DPoP proofs (RFC 9449) at PAR, token, userinfo and the resource API.
+    let dpop: DPoPVerifier
 
     public var service: ServiceSettings { configuration.service }
     public var issuer: String { configuration.service.issuer }
@@ -80,6 +82,8 @@ public final class Engine: Sendable {
         self.accessTokens = AccessTokenValidator(storage: storage, hasher: hasher, clients: clients, clock: clock, lineage: lineage)
         self.introspector = Introspector(service: configuration.service, storage: storage, hasher: hasher, clock: clock, lineage: lineage,
                                          signer: signer)
+        self.dpop = DPoPVerifier(replay: storage, hasher: hasher, clock: clock, allowed: configuration.service.algorithms.dpop,
+                                 skew: configuration.service.clockSkew)
     }
 
     /// The rules, and the policy they compose to, of a request that selects `profiles`.

@@ -189,11 +189,14 @@ public struct PushedRequestRecord: Sendable, Equatable {
     public var expiresAt: Date
     public var createdAt: Date
     public var consumedAt: Date?
+    /// The RFC 7638 thumbprint of the key of the DPoP proof sent with the push (RFC 9449 §10.1):
+    /// the code is bound to it.
+    public var dpopJKT: String?
     public init(requestURIHash: String, clientID: String, parameters: [String: String], requestObjectClaims: JSONValue?,
-                profile: Profile, expiresAt: Date, createdAt: Date, consumedAt: Date? = nil) {
+                profile: Profile, expiresAt: Date, createdAt: Date, consumedAt: Date? = nil, dpopJKT: String? = nil) {
         self.requestURIHash = requestURIHash; self.clientID = clientID; self.parameters = parameters
         self.requestObjectClaims = requestObjectClaims; self.profile = profile; self.expiresAt = expiresAt
-        self.createdAt = createdAt; self.consumedAt = consumedAt
+        self.createdAt = createdAt; self.consumedAt = consumedAt; self.dpopJKT = dpopJKT
     }
 }
 

@@ -343,6 +343,9 @@ extension StrongroomConfiguration {
             guard v > 0 else { throw ConfigurationError(key: "service.lifetimes.\(k)", message: "must be positive") }
         }
         guard l.pushedRequest <= 600 else { throw ConfigurationError(key: "service.lifetimes.pushed_request", message: "must be at most 600 seconds (RFC 9126 §2.2)") }
+        if let bad = service.algorithms.dpop.first(where: { $0 == .none || $0.isSymmetric }) {
+            throw ConfigurationError(key: "service.algorithms.dpop", message: "'\(bad.rawValue)' is not an asymmetric algorithm (RFC 9449 §4.2)")
+        }
         if let problem = limits.violations().first { throw problem }
         var ids = Set<String>()
         for (i, c) in clients.enumerated() {

@@ -37,6 +37,9 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
     public var requirePushedAuthorizationRequests: Bool
     /// Let clients' `jwks_uri` resolve to loopback, private or link-local addresses (off: SSRF guard).
     public var allowPrivateJWKSURI: Bool
+    /// Every DPoP proof must carry a current server nonce (RFC 9449 §8, §9): refused with
+    /// `use_dpop_nonce` and a fresh `DPoP-Nonce` otherwise.
+    public var dpopNonceRequired: Bool
 
     public struct Lifetimes: Sendable, Codable, Equatable {
         public var authorizationCode: Int
@@ -82,10 +85,12 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         public var requestObject: [JWSAlgorithm]
         public var clientAssertion: [JWSAlgorithm]
         public var accessToken: [JWSAlgorithm]
+        /// DPoP proofs (RFC 9449; discovery `dpop_signing_alg_values_supported`): asymmetric only.
+        public var dpop: [JWSAlgorithm]
         public init(idToken: [JWSAlgorithm] = [.ps256, .es256], userinfo: [JWSAlgorithm] = [.ps256, .es256],
                     authorizationResponse: [JWSAlgorithm] = [.ps256, .es256], introspection: [JWSAlgorithm] = [.ps256, .es256],
                     requestObject: [JWSAlgorithm] = [.ps256, .es256], clientAssertion: [JWSAlgorithm] = [.ps256, .es256, .hs256],
-                    accessToken: [JWSAlgorithm] = [.ps256, .es256]) {
+                    accessToken: [JWSAlgorithm] = [.ps256, .es256], dpop: [JWSAlgorithm] = [.es256, .ps256, .eddsa]) {
             self.idToken = idToken
             self.userinfo = userinfo
             self.authorizationResponse = authorizationResponse
@@ -93,10 +98,11 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
             self.requestObject = requestObject
             self.clientAssertion = clientAssertion
             self.accessToken = accessToken
+            self.dpop = dpop
         }
         enum CodingKeys: String, CodingKey {
             case idToken = "id_token", userinfo, authorizationResponse = "authorization_response", introspection
-            case requestObject = "request_object", clientAssertion = "client_assertion", accessToken = "access_token"
+            case requestObject = "request_object", clientAssertion = "client_assertion", accessToken = "access_token", dpop
         }
         public init(from decoder: any Decoder) throws {
             let d = Algorithms()
@@ -108,6 +114,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
             requestObject = try c.decodeIfPresent([JWSAlgorithm].self, forKey: .requestObject) ?? d.requestObject
             clientAssertion = try c.decodeIfPresent([JWSAlgorithm].self, forKey: .clientAssertion) ?? d.clientAssertion
             accessToken = try c.decodeIfPresent([JWSAlgorithm].self, forKey: .accessToken) ?? d.accessToken
+            dpop = try c.decodeIfPresent([JWSAlgorithm].self, forKey: .dpop) ?? d.dpop
         }
     }
 
@@ -156,6 +163,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         allowPlainPKCE = false
         requirePushedAuthorizationRequests = false
         allowPrivateJWKSURI = false
+        dpopNonceRequired = false
     }
 
     enum CodingKeys: String, CodingKey {
@@ -181,6 +189,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         case allowPlainPKCE = "allow_plain_pkce"
         case requirePushedAuthorizationRequests = "require_pushed_authorization_requests"
         case allowPrivateJWKSURI = "allow_private_jwks_uri"
+        case dpopNonceRequired = "dpop_nonce_required"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -214,6 +223,7 @@ public struct ServiceSettings: Sendable, Codable, Equatable {
         allowPlainPKCE = try c.decodeIfPresent(Bool.self, forKey: .allowPlainPKCE) ?? allowPlainPKCE
         requirePushedAuthorizationRequests = try c.decodeIfPresent(Bool.self, forKey: .requirePushedAuthorizationRequests) ?? requirePushedAuthorizationRequests
         allowPrivateJWKSURI = try c.decodeIfPresent(Bool.self, forKey: .allowPrivateJWKSURI) ?? allowPrivateJWKSURI
+        dpopNonceRequired = try c.decodeIfPresent(Bool.self, forKey: .dpopNonceRequired) ?? dpopNonceRequired
     }
 
     public func scope(named name: String) -> ScopeDefinition? { scopes.first { $0.name == name } }

@@ -24,6 +24,8 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
     public var tlsClientAuthSANIP: String?
     public var tlsClientAuthSANEmail: String?
     public var tlsClientCertificateBoundAccessTokens: Bool
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    public var dpopBoundAccessTokens: Bool
     public var requestObjectSigningAlg: JWSAlgorithm?
     public var idTokenSignedResponseAlg: JWSAlgorithm?
     public var userinfoSignedResponseAlg: JWSAlgorithm?
@@ -62,6 +64,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         jwksURI: String? = nil,
         tlsClientAuthSubjectDN: String? = nil,
         tlsClientCertificateBoundAccessTokens: Bool = false,
+        dpopBoundAccessTokens: Bool = false,
         requestObjectSigningAlg: JWSAlgorithm? = nil,
         idTokenSignedResponseAlg: JWSAlgorithm? = nil,
         userinfoSignedResponseAlg: JWSAlgorithm? = nil,
@@ -80,6 +83,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         self.jwksURI = jwksURI
         self.tlsClientAuthSubjectDN = tlsClientAuthSubjectDN
         self.tlsClientCertificateBoundAccessTokens = tlsClientCertificateBoundAccessTokens
+        self.dpopBoundAccessTokens = dpopBoundAccessTokens
         self.requestObjectSigningAlg = requestObjectSigningAlg
         self.idTokenSignedResponseAlg = idTokenSignedResponseAlg
         self.userinfoSignedResponseAlg = userinfoSignedResponseAlg
@@ -104,6 +108,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         case tlsClientAuthSANIP = "tls_client_auth_san_ip"
         case tlsClientAuthSANEmail = "tls_client_auth_san_email"
         case tlsClientCertificateBoundAccessTokens = "tls_client_certificate_bound_access_tokens"
+        case dpopBoundAccessTokens = "dpop_bound_access_tokens"
         case requestObjectSigningAlg = "request_object_signing_alg"
         case idTokenSignedResponseAlg = "id_token_signed_response_alg"
         case userinfoSignedResponseAlg = "userinfo_signed_response_alg"
@@ -167,6 +172,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         tlsClientAuthSANIP = try c.decodeIfPresent(String.self, forKey: .tlsClientAuthSANIP)
         tlsClientAuthSANEmail = try c.decodeIfPresent(String.self, forKey: .tlsClientAuthSANEmail)
         tlsClientCertificateBoundAccessTokens = try c.decodeIfPresent(Bool.self, forKey: .tlsClientCertificateBoundAccessTokens) ?? false
+        dpopBoundAccessTokens = try c.decodeIfPresent(Bool.self, forKey: .dpopBoundAccessTokens) ?? false
         requestObjectSigningAlg = try c.decodeIfPresent(JWSAlgorithm.self, forKey: .requestObjectSigningAlg)
         idTokenSignedResponseAlg = try c.decodeIfPresent(JWSAlgorithm.self, forKey: .idTokenSignedResponseAlg)
         userinfoSignedResponseAlg = try c.decodeIfPresent(JWSAlgorithm.self, forKey: .userinfoSignedResponseAlg)
@@ -206,6 +212,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         try c.encodeIfPresent(tlsClientAuthSANIP, forKey: .tlsClientAuthSANIP)
         try c.encodeIfPresent(tlsClientAuthSANEmail, forKey: .tlsClientAuthSANEmail)
         try c.encode(tlsClientCertificateBoundAccessTokens, forKey: .tlsClientCertificateBoundAccessTokens)
+        if dpopBoundAccessTokens { try c.encode(dpopBoundAccessTokens, forKey: .dpopBoundAccessTokens) }
         try c.encodeIfPresent(requestObjectSigningAlg, forKey: .requestObjectSigningAlg)
         try c.encodeIfPresent(idTokenSignedResponseAlg, forKey: .idTokenSignedResponseAlg)
         try c.encodeIfPresent(userinfoSignedResponseAlg, forKey: .userinfoSignedResponseAlg)

@@ -7,7 +7,8 @@ import StrongroomStorage
 extension Engine {
     /// POST /par (RFC 9126 §2): authenticates the client, validates the request exactly as the
     /// authorization endpoint would, stores it, and answers with a single-use `request_uri`.
-    /// Rate limits (`limits.par`) as at the token endpoint.
+    /// Rate limits (`limits.par`) as at the token endpoint. A `DPoP` proof binds the code to its
+    /// key (RFC 9449 §10.1), as `dpop_jkt` does; both must then name the same key.
     public func pushedAuthorizationRequest(_ request: TransportRequest) async -> EngineResponse {
         var clientID: String? = nil
         var profile: Profile? = nil
@@ -18,6 +19,7 @@ extension Engine {
         }
         do {
             let form = try request.backChannelForm()
+            let proof = try await dpopProof(request)
             let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.par)
             clientID = auth.clientID
             try admit(auth, at: .par, request: request)
@@ -37,15 +39,18 @@ extension Engine {
             }
             profile = validated.profile
             try clientAuthenticator.enforce(auth, profiles: Set(validated.profiles ?? [validated.profile]))
+            if let proof, let named = validated.dpopJKT, !constantTimeEquals(named, proof.thumbprint) {
+                throw OAuthError(.invalidDPoPProof, "dpop_jkt does not match the key of the DPoP proof", rule: "RFC 9449 sec. 10.1")
+            }
             let requestURI = Self.parURNPrefix + random.token(bits: 256)
             let lifetime = service.lifetimes.pushedRequest
             do {
                 try await storage.savePushedRequest(PushedRequestRecord(
                     requestURIHash: hasher.hash(requestURI), clientID: auth.clientID, parameters: params.dictionary,
                     requestObjectClaims: nil, profile: validated.profile,
-                    expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now))
+                    expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now, dpopJKT: proof?.thumbprint))
             } catch { throw OAuthError.serverError(detail: "PAR save: \(error)") }
-            return .json(["request_uri": .string(requestURI), "expires_in": .number(Double(lifetime))], status: 201)
+            return withDPoPNonce(.json(["request_uri": .string(requestURI), "expires_in": .number(Double(lifetime))], status: 201))
         } catch let raw {
             if clientID == nil { _ = limiter.take(.par, address: request.remoteAddress) }
             let error = OAuthError.wrap(raw)
@@ -54,7 +59,7 @@ extension Engine {
             e.redirectable = false
             if e.status >= 300 && e.status < 400 || e.code == .accessDenied { e.status = 400 }
             logRefusal(e, endpoint: "par", profile: profile, request: request, clientID: clientID)
-            return .oauthError(e)
+            return withDPoPNonce(.oauthError(e))
         }
     }
 }

@@ -7,7 +7,10 @@ import StrongroomPolicy
 import StrongroomStorage
 
 extension Engine {
-    /// POST /token (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3; RFC 8705 §3).
+    /// POST /token (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3; RFC 8705 §3; RFC 9449 §5).
+    ///
+    /// A `DPoP` proof is verified first, before the client authenticates: a request refused for a
+    /// server nonce (`use_dpop_nonce`) spends neither the client's assertion nor the code.
     ///
     /// Rate limits (`limits.token`): a request that authenticates no client is counted against its
     /// address, and refused once the address has used its allowance; an authenticated one against
@@ -22,9 +25,14 @@ extension Engine {
         }
         do {
             let form = try request.backChannelForm()
+            let proof = try await dpopProof(request)
             let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.token)
             clientID = auth.clientID
             try admit(auth, at: .token, request: request)
+            if auth.client.metadata.dpopBoundAccessTokens && proof == nil {
+                throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: this client's access tokens are DPoP-bound",
+                                 rule: "RFC 9449 sec. 5.2 (dpop_bound_access_tokens)")
+            }
             guard let grantType = try form.single("grant_type") else { throw OAuthError.invalidRequest("grant_type is required") }
             guard let grant = GrantType(rawValue: grantType), service.grantTypes.contains(grant) else {
                 throw OAuthError(.unsupportedGrantType, "grant_type \(ErrorText.quoted(grantType)) is not supported")
@@ -35,18 +43,18 @@ extension Engine {
             let body: [String: JSONValue]
             switch grant {
             case .authorizationCode:
-                (body, profile) = try await authorizationCodeGrant(form, auth: auth, request: request)
+                (body, profile) = try await authorizationCodeGrant(form, auth: auth, proof: proof)
             case .refreshToken:
-                (body, profile) = try await refreshTokenGrant(form, auth: auth, request: request)
+                (body, profile) = try await refreshTokenGrant(form, auth: auth, proof: proof)
             case .clientCredentials:
-                (body, profile) = try await clientCredentialsGrant(form, auth: auth, request: request)
+                (body, profile) = try await clientCredentialsGrant(form, auth: auth, proof: proof)
             }
-            return .json(.object(body))
+            return withDPoPNonce(.json(.object(body)))
         } catch let raw {
             if clientID == nil { _ = limiter.take(.token, address: request.remoteAddress) }
             let error = OAuthError.wrap(raw)
             logRefusal(error, endpoint: "token", profile: profile, request: request, clientID: clientID)
-            return .oauthError(error)
+            return withDPoPNonce(.oauthError(error))
         }
     }
 
@@ -61,12 +69,17 @@ extension Engine {
 
     /// The certificate thumbprint a token is bound to, if any (RFC 8705 §3): the rules' token
     /// face refuses a request that must be sender-constrained and cannot be; a client that asked
-    /// for certificate-bound tokens gets them whatever its profile.
-    func certificateBinding(_ auth: AuthenticatedClient, profiles: Set<Profile>) throws(OAuthError) -> String? {
+    /// for certificate-bound tokens gets them whatever its profile. A DPoP proof binds the token
+    /// to its key instead where the rules take DPoP as the sender constraint (FAPI 2.0).
+    func certificateBinding(_ auth: AuthenticatedClient, profiles: Set<Profile>, proof: DPoPProof?) throws(OAuthError) -> String? {
         let set = rules(profiles)
-        try set.checkTokenRequest(TokenRequestFacts(certificatePresented: auth.certificate != nil, dpopProofPresented: false))
+        try set.checkTokenRequest(TokenRequestFacts(certificatePresented: auth.certificate != nil, dpopProofPresented: proof != nil))
         let wanted = service.tlsClientCertificateBoundAccessTokens && auth.client.metadata.tlsClientCertificateBoundAccessTokens
         guard wanted || set.requirements.requireSenderConstrainedTokens else { return nil }
+        if !wanted, proof != nil,
+           (try? set.checkTokenRequest(TokenRequestFacts(certificatePresented: false, dpopProofPresented: true))) != nil {
+            return nil
+        }
         guard let cert = auth.certificate else {
             throw OAuthError.invalidRequest("a TLS client certificate is required: access tokens for this client are certificate-bound",
                                             rule: "RFC 8705 §3 (tls_client_certificate_bound_access_tokens)")
@@ -74,7 +87,7 @@ extension Engine {
         return cert.thumbprintS256
     }
 
-    func authorizationCodeGrant(_ form: [Param], auth: AuthenticatedClient, request: TransportRequest) async throws(OAuthError) -> ([String: JSONValue], Profile) {
+    func authorizationCodeGrant(_ form: [Param], auth: AuthenticatedClient, proof: DPoPProof?) async throws(OAuthError) -> ([String: JSONValue], Profile) {
         guard let code = try form.single("code"), !code.isEmpty else { throw OAuthError.invalidRequest("code is required") }
         guard code.count <= 512 else { throw OAuthError.invalidGrant("the authorization code is invalid") }
         let redemption: CodeRedemption
@@ -115,19 +128,28 @@ extension Engine {
         } else if verifier != nil {
             throw OAuthError.invalidGrant("code_verifier was sent but no code_challenge was in the authorization request")
         }
+        // RFC 9449 §10: a code bound to a DPoP key (dpop_jkt, or the proof sent to /par) is
+        // redeemed only with a proof by that key.
+        if let bound = record.dpopJKT {
+            guard let proof else { throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: the authorization code is DPoP-bound") }
+            guard constantTimeEquals(proof.thumbprint, bound) else {
+                throw OAuthError(.invalidDPoPProof, "the DPoP proof's key is not the one the authorization code is bound to (dpop_jkt)")
+            }
+        }
         let selected = profiles(scopes: record.scopes, client: auth.client.metadata, recorded: record.profile)
         try clientAuthenticator.enforce(auth, profiles: selected)
-        let binding = try certificateBinding(auth, profiles: selected)
+        let binding = try certificateBinding(auth, profiles: selected, proof: proof)
         if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {
             throw OAuthError.invalidGrant("the user has revoked this authorization")
         }
         return (try await tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
-                                      familyID: nil, binding: binding, profile: record.profile, authTime: record.authTime, acr: record.acr,
+                                      familyID: nil, binding: binding, dpop: proof?.thumbprint, profile: record.profile,
+                                      authTime: record.authTime, acr: record.acr,
                                       nonce: record.nonce, claimsRequest: record.claimsRequest, withIDToken: record.scopes.contains("openid"),
                                       withRefresh: auth.client.metadata.grantTypes.contains(.refreshToken)), record.profile)
     }
 
-    func refreshTokenGrant(_ form: [Param], auth: AuthenticatedClient, request: TransportRequest) async throws(OAuthError) -> ([String: JSONValue], Profile) {
+    func refreshTokenGrant(_ form: [Param], auth: AuthenticatedClient, proof: DPoPProof?) async throws(OAuthError) -> ([String: JSONValue], Profile) {
         guard let token = try form.single("refresh_token"), !token.isEmpty, token.count <= 512 else {
             throw OAuthError.invalidRequest("refresh_token is required")
         }
@@ -157,6 +179,13 @@ extension Engine {
         case .missing: throw OAuthError.invalidGrant("the refresh token is certificate-bound: present the client certificate")
         case .other: throw OAuthError.invalidGrant("the refresh token is bound to another certificate")
         }
+        // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+        if let bound = record.dpopJKT {
+            guard let proof else { throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: the refresh token is DPoP-bound") }
+            guard constantTimeEquals(proof.thumbprint, bound) else {
+                throw OAuthError(.invalidDPoPProof, "the DPoP proof's key is not the one the refresh token is bound to")
+            }
+        }
         // A consent the user withdrew ends its refresh tokens too (besides the lineage marker).
         if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {
             throw OAuthError.invalidGrant("the user has revoked this authorization")
@@ -174,9 +203,10 @@ extension Engine {
                 throw OAuthError.invalidGrant("the refresh token is invalid")
             }
         }
-        let binding = try certificateBinding(auth, profiles: selected)
+        let binding = try certificateBinding(auth, profiles: selected, proof: proof)
         var body = try await tokenIssuer.issue(auth: auth, subject: record.subject, scopes: scopes, codeID: record.codeID, grantID: record.grantID,
-                                         familyID: record.familyID, binding: binding, profile: record.profile, authTime: record.authTime,
+                                         familyID: record.familyID, binding: binding, dpop: proof?.thumbprint, profile: record.profile,
+                                         authTime: record.authTime,
                                          acr: record.acr, nonce: nil, claimsRequest: record.claimsRequest,
                                          withIDToken: scopes.contains("openid") && record.subject != nil,
                                          withRefresh: service.refreshTokenRotation)
@@ -184,7 +214,7 @@ extension Engine {
         return (body, record.profile)
     }
 
-    func clientCredentialsGrant(_ form: [Param], auth: AuthenticatedClient, request: TransportRequest) async throws(OAuthError) -> ([String: JSONValue], Profile) {
+    func clientCredentialsGrant(_ form: [Param], auth: AuthenticatedClient, proof: DPoPProof?) async throws(OAuthError) -> ([String: JSONValue], Profile) {
         guard auth.method != .none else { throw OAuthError.unauthorizedClient("public clients cannot use client_credentials") }
         var scopes = parseScopes(try form.single("scope"))
         if scopes.isEmpty { scopes = (auth.client.metadata.allowedScopes ?? []).filter { $0 != "openid" && $0 != "offline_access" } }
@@ -196,9 +226,9 @@ extension Engine {
         let decision = selector().select(scopes: scopes, client: auth.client.metadata)
         let profile = decision.profile
         try clientAuthenticator.enforce(auth, profiles: decision.profiles)
-        let binding = try certificateBinding(auth, profiles: decision.profiles)
+        let binding = try certificateBinding(auth, profiles: decision.profiles, proof: proof)
         return (try await tokenIssuer.issue(auth: auth, subject: nil, scopes: scopes, codeID: nil, grantID: nil, familyID: nil, binding: binding,
-                                      profile: profile, authTime: nil, acr: nil, nonce: nil, claimsRequest: nil, withIDToken: false,
+                                      dpop: proof?.thumbprint, profile: profile, authTime: nil, acr: nil, nonce: nil, claimsRequest: nil, withIDToken: false,
                                       withRefresh: false), profile)
     }
 }

@@ -10,9 +10,10 @@ struct PresentedToken {
 }
 
 extension Engine {
-    /// RFC 6750 §2.1: the token from the Authorization header only; the scheme is case-insensitive.
-    /// Tokens in the query (`access_token`) are refused.
-    func bearerToken(_ request: TransportRequest, allowForm: Bool = false) throws(OAuthError) -> String {
+    /// RFC 6750 §2.1 / RFC 9449 §7.1: the token from the Authorization header, under the `Bearer`
+    /// or the `DPoP` scheme (case-insensitive), or (userinfo) a form body. Tokens in the query
+    /// (`access_token`) are refused.
+    func presentedToken(_ request: TransportRequest, allowForm: Bool = false) throws(OAuthError) -> (token: String, scheme: TokenScheme) {
         if request.query.contains(where: { $0.name == "access_token" }) {
             throw OAuthError.invalidRequest("access tokens are not accepted in the query string")
         }
@@ -20,24 +21,51 @@ extension Engine {
         if headers.count > 1 { throw OAuthError.invalidRequest("more than one Authorization header") }
         if let h = headers.first {
             let parts = h.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-                throw OAuthError(.invalidToken, "the Authorization header must use the Bearer scheme")
+            let scheme: TokenScheme? = switch parts.first?.lowercased() {
+            case "bearer": .bearer
+            case "dpop": .dpop
+            default: nil
+            }
+            guard parts.count == 2, let scheme else {
+                throw OAuthError(.invalidToken, "the Authorization header must use the Bearer or the DPoP scheme")
             }
             let token = parts[1].trimmingCharacters(in: .whitespaces)
             guard !token.isEmpty, token.count <= 4096 else { throw OAuthError(.invalidToken, "the access token is malformed") }
-            return token
+            return (token, scheme)
         }
         if allowForm, request.contentType == "application/x-www-form-urlencoded" {
             let form = try request.formParameters()
             let tokens = form.filter { $0.name == "access_token" }
             if tokens.count > 1 { throw OAuthError.invalidRequest("parameter 'access_token' is repeated") }
-            if let t = tokens.first?.value { return t }
+            if let t = tokens.first?.value { return (t, .bearer) }
         }
         throw OAuthError(.invalidToken, "an access token is required", status: 401, rule: Self.noCredentialsRule)
     }
 
+    /// A token under the `Bearer` scheme only (registration management, the admin API).
+    func bearerToken(_ request: TransportRequest) throws(OAuthError) -> String {
+        let (token, scheme) = try presentedToken(request)
+        guard scheme == .bearer else { throw OAuthError(.invalidToken, "the Authorization header must use the Bearer scheme") }
+        return token
+    }
+
     /// Marks a request that carried no credentials at all.
     static let noCredentialsRule = "RFC 6750 §3.1 (no credentials)"
+
+    /// The error of a protected endpoint, with its `WWW-Authenticate` challenge: `DPoP` (with the
+    /// accepted algorithms, RFC 9449 §7.1) when the token was presented under that scheme or is
+    /// DPoP-bound, else `Bearer` (RFC 6750 §3).
+    func protectedResourceError(_ e: OAuthError, dpopChallenge: Bool) -> EngineResponse {
+        guard dpopChallenge else { return Self.bearerError(e) }
+        var e = e
+        if e.code == .invalidToken || e.code == .invalidDPoPProof || e.code == .useDPoPNonce { e.status = 401 }
+        var challenge = "DPoP algs=\"\(dpopChallengeAlgorithms)\", error=\"\(e.code.rawValue)\""
+        if !e.errorDescription.isEmpty { challenge += ", error_description=\"\(e.errorDescription.replacingOccurrences(of: "\"", with: "'"))\"" }
+        var r = EngineResponse.json(["error": .string(e.code.rawValue), "error_description": .string(e.errorDescription)], status: e.status)
+        r.headers.append(Param("WWW-Authenticate", challenge))
+        if e.code == .useDPoPNonce || service.dpopNonceRequired { r.headers.append(Param("DPoP-Nonce", dpop.currentNonce)) }
+        return r
+    }
 
     static func bearerError(_ e: OAuthError) -> EngineResponse {
         var e = e
@@ -59,9 +87,13 @@ extension Engine {
     /// GET/POST /userinfo (OIDC Core §5.3): claims by scope and by the claims parameter; a signed
     /// JWT when the client registered `userinfo_signed_response_alg`.
     public func userinfo(_ request: TransportRequest) async -> EngineResponse {
+        var dpopChallenge = false
         do {
-            let token = try bearerToken(request, allowForm: request.method == "POST")
+            let (token, scheme) = try presentedToken(request, allowForm: request.method == "POST")
+            dpopChallenge = scheme == .dpop
             let record = try await accessTokens.validate(token, request: request)
+            dpopChallenge = dpopChallenge || record.dpopJKT != nil
+            try await checkDPoPBinding(record, token: token, scheme: scheme, request: request)
             guard record.scopes.contains("openid"), let subject = record.subject else {
                 throw OAuthError(.insufficientScope, "the access token does not carry the openid scope", status: 403)
             }
@@ -76,13 +108,13 @@ extension Engine {
                 claims["iss"] = .string(issuer)
                 claims["aud"] = .string(client.clientID)
                 let a = signingAlgorithm(registered: alg, offered: service.algorithms.userinfo, profile: record.profile)
-                return .jwt(try sign(claims, algorithm: a), contentType: "application/jwt")
+                return withDPoPNonce(.jwt(try sign(claims, algorithm: a), contentType: "application/jwt"))
             }
-            return .json(.object(claims))
+            return withDPoPNonce(.json(.object(claims)))
         } catch let raw {
             let error = OAuthError.wrap(raw)
             logRefusal(error, endpoint: "userinfo", profile: nil, request: request)
-            return Self.bearerError(error)
+            return protectedResourceError(error, dpopChallenge: dpopChallenge)
         }
     }
 
@@ -132,12 +164,17 @@ extension Engine {
         }
     }
 
-    /// The built-in protected resource API: `GET /api/accounts` (a scope carrying `fapi=r` or
-    /// `fapi=rw`) and `POST /api/payments` (`payments`), as a financial API would look.
+    /// The built-in protected resource API, as a financial API would look: `GET /api/accounts`
+    /// (any FAPI scope) and `POST /api/payments` (a scope selecting FAPI 1.0 Advanced or a FAPI
+    /// 2.0 profile: read-write access).
     public func resource(_ request: TransportRequest) async -> EngineResponse {
+        var dpopChallenge = false
         do {
-            let token = try bearerToken(request)
+            let (token, scheme) = try presentedToken(request)
+            dpopChallenge = scheme == .dpop
             let record = try await accessTokens.validate(token, request: request)
+            dpopChallenge = dpopChallenge || record.dpopJKT != nil
+            try await checkDPoPBinding(record, token: token, scheme: scheme, request: request)
             // The profiles the token's scopes select, read once.
             let scopeProfiles = record.scopes.compactMap { service.scope(named: $0)?.profile }
             let hasFAPIScope = !scopeProfiles.isEmpty
@@ -152,29 +189,31 @@ extension Engine {
                 ResourceFacts(certificateBound: record.certificateThumbprint != nil, dpopBound: record.dpopJKT != nil))
             switch (request.method, request.path.hasSuffix("/api/payments")) {
             case ("GET", false):
-                guard hasFAPIScope else { throw OAuthError(.insufficientScope, "a scope with fapi=r or fapi=rw is required", status: 403) }
-                return .json([
+                guard hasFAPIScope else { throw OAuthError(.insufficientScope, "a FAPI scope (fapi or fapi2 attribute) is required", status: 403) }
+                return withDPoPNonce(.json([
                     "data": ["account": [[
                         "account_id": "acc-001", "currency": "GBP", "nickname": "Everyday account",
                         "balance": ["amount": "1250.40", "currency": "GBP"],
                     ]]],
                     "meta": ["subject": .string(record.subject ?? record.clientID), "profile": .string(record.profile.rawValue)],
-                ])
+                ]))
             case ("POST", true):
-                guard record.scopes.contains("payments") else { throw OAuthError(.insufficientScope, "the payments scope is required", status: 403) }
+                guard scopeProfiles.contains(where: { $0 >= .fapi1Advanced }) else {
+                    throw OAuthError(.insufficientScope, "a read-write scope (fapi=rw or fapi2) is required", status: 403)
+                }
                 let payment = JSONValue.parse(request.body)
                 guard request.body.isEmpty || payment?.objectValue != nil else { throw OAuthError.invalidRequest("the body must be a JSON object") }
-                return .json([
+                return withDPoPNonce(.json([
                     "data": ["payment_id": .string(newID()), "status": "AcceptedSettlementInProcess", "instruction": payment ?? [:]],
                     "meta": ["subject": .string(record.subject ?? record.clientID)],
-                ], status: 201)
+                ], status: 201))
             default:
                 throw OAuthError(.invalidRequest, "method not allowed", status: 405)
             }
         } catch let raw {
             let error = OAuthError.wrap(raw)
             logRefusal(error, endpoint: "resource", profile: nil, request: request)
-            return Self.bearerError(error)
+            return protectedResourceError(error, dpopChallenge: dpopChallenge)
         }
     }
 }

@@ -36,7 +36,10 @@ struct AuthorizationValidator: Sendable {
         let redirect = try RedirectTargetStage.resolve(decided, client: client, service: service)
         let scopes = try RuleStage.check(decided, redirect, resolved: resolved, client: client, channel: channel, pushed: pushed != nil,
                                          service: service, clockSkew: service.clockSkew)
-        return try ValidatedAuthorizationStage.build(decided, redirect, scopes: scopes, client: client, service: service)
+        var validated = try ValidatedAuthorizationStage.build(decided, redirect, scopes: scopes, client: client, service: service)
+        // The key of the DPoP proof sent to /par binds the code as `dpop_jkt` would (RFC 9449 §10.1).
+        if let bound = pushed?.dpopJKT { validated.dpopJKT = bound }
+        return validated
     }
 
     /// Verifies a request object's signature with the client's keys (RFC 9101 §6.2): the algorithm

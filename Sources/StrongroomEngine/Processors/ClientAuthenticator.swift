@@ -109,6 +109,15 @@ struct ClientAuthenticator: Sendable {
             let verified = try await verifyClientAssertion(jws, client: client, endpointPath: endpointPath)
             result.assertionAlgorithm = verified.algorithm
             result.assertionAudiences = audiences(verified.payload["aud"].map { $0 })
+            // FAPI 2.0 Security Profile §5.3.2.1: decided from every profile this client can be held
+            // to, before the request's own profile is known (which, at the token endpoint, needs the
+            // code or refresh token the request would spend).
+            let possible = ruleBook.rules(for: ProfileSelector(service: service).profiles(for: client.metadata))
+            try possible.checkClientAssertion(ClientAuthenticationFacts(
+                method: registered, assertionAlgorithm: verified.algorithm, assertionAudiences: result.assertionAudiences,
+                issuer: issuer, offeredAssertionAlgorithms: service.algorithms.clientAssertion,
+                profileName: possible.requirements.profile.displayName,
+                assertionAudienceIsString: verified.payload["aud"]?.stringValue != nil))
         case .tlsClientAuth:
             guard basicSecret == nil, formSecret == nil, assertion == nil else {
                 throw OAuthError.invalidClient("The client must authenticate with tls_client_auth.")

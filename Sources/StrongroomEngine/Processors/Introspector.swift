@@ -29,14 +29,17 @@ struct Introspector: Sendable {
            (try? await lineage.isRevoked(Lineage.of(codeID: r.codeID, familyID: r.familyID, grantID: r.grantID))) == false {
             body = [
                 "active": true, "client_id": .string(r.clientID), "scope": .string(r.scopes.joined(separator: " ")),
-                "token_type": .string(r.kind == .access ? "Bearer" : "refresh_token"),
+                "token_type": .string(r.kind == .access ? (r.dpopJKT != nil ? "DPoP" : "Bearer") : "refresh_token"),
                 "exp": unixTime(r.expiresAt), "iat": unixTime(r.createdAt), "iss": .string(issuer),
                 "strongroom_profile": .string(r.profile.rawValue),
             ]
             if let s = r.subject { body["sub"] = .string(s) }
             if let a = r.acr { body["acr"] = .string(a) }
             if let t = r.authTime { body["auth_time"] = unixTime(t) }
-            if let c = r.certificateThumbprint { body["cnf"] = .object(["x5t#S256": .string(c)]) }
+            var cnf: [String: JSONValue] = [:]
+            if let c = r.certificateThumbprint { cnf["x5t#S256"] = .string(c) }
+            if let j = r.dpopJKT { cnf["jkt"] = .string(j) }
+            if !cnf.isEmpty { body["cnf"] = .object(cnf) }
         }
         return body
     }

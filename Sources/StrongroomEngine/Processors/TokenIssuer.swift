@@ -22,8 +22,12 @@ struct TokenIssuer: Sendable {
     func newID() -> String { random.token(bits: 128) }
 
     /// Creates and durably stores the tokens, then builds the RFC 6749 §5.1 response body.
+    /// `binding` is the certificate thumbprint the tokens are bound to (RFC 8705), `dpop` the DPoP
+    /// key thumbprint (RFC 9449): the access token is bound to it and typed `DPoP`; a refresh token
+    /// only for a public client (§5: a confidential client's refresh tokens are bound to its
+    /// authentication already).
     func issue(auth: AuthenticatedClient, subject: String?, scopes: [String], codeID: String?, grantID: String?, familyID: String?,
-                     binding: String?, profile: Profile, authTime: Date?, acr: String?, nonce: String?, claimsRequest: JSONValue?,
+                     binding: String?, dpop: String? = nil, profile: Profile, authTime: Date?, acr: String?, nonce: String?, claimsRequest: JSONValue?,
                      withIDToken: Bool, withRefresh: Bool) async throws(OAuthError) -> [String: JSONValue] {
         let lifetime = service.lifetimes.accessToken
         let family = familyID ?? newID()
@@ -40,7 +44,10 @@ struct TokenIssuer: Sendable {
             ]
             if let authTime { claims["auth_time"] = unixTime(authTime) }
             if let acr { claims["acr"] = .string(acr) }
-            if let binding { claims["cnf"] = .object(["x5t#S256": .string(binding)]) }
+            var cnf: [String: JSONValue] = [:]
+            if let binding { cnf["x5t#S256"] = .string(binding) }
+            if let dpop { cnf["jkt"] = .string(dpop) }
+            if !cnf.isEmpty { claims["cnf"] = .object(cnf) }
             let alg = signer.algorithm(registered: nil, offered: service.algorithms.accessToken, profiles: [profile])
             accessToken = try signer.sign(claims, algorithm: alg, type: "at+jwt")
         } else {
@@ -48,16 +55,18 @@ struct TokenIssuer: Sendable {
         }
         var records = [TokenRecord(
             tokenHash: hasher.hash(accessToken), id: accessID, kind: .access, clientID: auth.clientID, subject: subject, scopes: scopes,
-            codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding, profile: profile, authTime: authTime,
-            acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now)]
+            codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding, dpopJKT: dpop, profile: profile,
+            authTime: authTime, acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(lifetime)),
+            createdAt: now)]
         var refresh: String? = nil
         if withRefresh && subject != nil {
             let r = random.token(bits: 256)
             refresh = r
             records.append(TokenRecord(
                 tokenHash: hasher.hash(r), id: newID(), kind: .refresh, clientID: auth.clientID, subject: subject, scopes: scopes,
-                codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding, profile: profile, authTime: authTime,
-                acr: acr, claimsRequest: claimsRequest, expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.refreshToken)), createdAt: now))
+                codeID: codeID, grantID: grantID, familyID: family, certificateThumbprint: binding,
+                dpopJKT: auth.method == .none ? dpop : nil, profile: profile, authTime: authTime, acr: acr, claimsRequest: claimsRequest,
+                expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.refreshToken)), createdAt: now))
         }
         do { try await storage.saveTokens(records) } catch { throw OAuthError.serverError(detail: "save tokens: \(error)") }
         // Theft detection may have revoked this lineage while the tokens were being written: then
@@ -69,7 +78,7 @@ struct TokenIssuer: Sendable {
                 ? "the authorization code has already been used" : "the grant has been revoked")
         }
         var body: [String: JSONValue] = [
-            "access_token": .string(accessToken), "token_type": "Bearer", "expires_in": .number(Double(lifetime)),
+            "access_token": .string(accessToken), "token_type": .string(dpop != nil ? "DPoP" : "Bearer"), "expires_in": .number(Double(lifetime)),
             "scope": .string(scopes.joined(separator: " ")),
         ]
         if let refresh { body["refresh_token"] = .string(refresh) }

@@ -45,6 +45,13 @@ struct EndpointURLs: Sendable {
         return base + path
     }
 
+    /// The public URL of `path` on the listener a request came in on: what a DPoP proof's `htu`
+    /// names (behind a proxy, the configured base, never the socket's address).
+    func url(_ path: String, listener: Listener) -> String {
+        if listener == .mtlsAlias, let m = mtlsBaseURL { return m + path }
+        return url(path)
+    }
+
     /// URLs a client may name as the audience of something it sends to `path` (either listener).
     func endpointURLs(_ path: String) -> [String] {
         var out = [url(path)]

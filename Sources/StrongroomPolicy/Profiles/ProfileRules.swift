@@ -9,6 +9,8 @@ public enum ProfileRules {
         case .fapi1Baseline: fapi1Baseline(service)
         case .fapi1Advanced: fapi1Advanced(service)
         case .fapi2Security: fapi2Security(service)
+        case .fapi2SignedRequests: fapi2SignedRequests(service)
+        case .fapi2SignedResponses: fapi2SignedResponses(service)
         case .fapi2MessageSigning: fapi2MessageSigning(service)
         }
     }
@@ -83,12 +85,21 @@ public enum ProfileRules {
         fapi2Common(s, requestObjects: [])
     }
 
-    /// FAPI 2.0 Message Signing: the Security Profile plus signed request objects and signed
-    /// authorization responses.
+    /// FAPI 2.0 Message Signing §5.3 for authorization requests (`fapi2=ms-authreq`): the
+    /// Security Profile plus signed request objects, pushed.
+    static func fapi2SignedRequests(_ s: ServiceSettings) -> [any Rule] {
+        fapi2Common(s, requestObjects: signedRequestObject(s, algorithms: fapi2Algorithms))
+    }
+
+    /// FAPI 2.0 Message Signing §5.4 for authorization responses (`fapi2=ms-authres`): the
+    /// Security Profile plus JARM.
+    static func fapi2SignedResponses(_ s: ServiceSettings) -> [any Rule] {
+        fapi2Common(s, requestObjects: []) + [RequireJARMResponseMode()]
+    }
+
+    /// FAPI 2.0 Message Signing of both (`fapi2=ms`): exactly the union of the two lists above.
     static func fapi2MessageSigning(_ s: ServiceSettings) -> [any Rule] {
-        fapi2Common(s, requestObjects: signedRequestObject(s, algorithms: fapi2Algorithms)) + [
-            RequireJARMResponseMode(),
-        ]
+        fapi2Common(s, requestObjects: signedRequestObject(s, algorithms: fapi2Algorithms)) + [RequireJARMResponseMode()]
     }
 
     static let fapi2Algorithms: [JWSAlgorithm] = [.ps256, .es256, .eddsa]
@@ -99,12 +110,12 @@ public enum ProfileRules {
             RequirePushedAuthorizationRequest(),
             LimitClientAuthMethods([.privateKeyJWT, .tlsClientAuth, .selfSignedTLSClientAuth], clause: "FAPI 2.0 Security Profile §5.3.2.1"),
             LimitSigningAlgorithms(fapi2Algorithms, clause: "FAPI 2.0 Security Profile §5.4.1"),
-            LimitKeySizes(rsa: 2048, ec: 160, clause: "FAPI 2.0 Security Profile §5.4.1"),
+            LimitKeySizes(rsa: 2048, ec: 224, clause: "FAPI 2.0 Security Profile §5.4.1"),
             RequireRedirectURIInRequest(),
             RequireHTTPSRedirectURI(),
         ] + requestObjects + [
             RequireProfileResponseType(allowed: [.code], codeRequiresJARM: false, clause: "FAPI 2.0 Security Profile §5.3.2.2-1"),
-            RequireSenderConstrainedTokens(clause: "FAPI 2.0 Security Profile §5.3.2.2-5"),
+            RequireSenderConstrainedTokens(clause: "FAPI 2.0 Security Profile §5.3.2.2-5", dpop: true),
             LimitAuthorizationCodeLifetime(seconds: 60, clause: "FAPI 2.0 Security Profile §5.3.2.1-14"),
             RequireAssertionAudienceIssuer(),
             RequireIssResponseParameter(),
@@ -149,6 +160,10 @@ public struct RuleSet: Sendable {
         for rule in rules { try rule.checkClientAuthentication(f) }
     }
 
+    public func checkClientAssertion(_ f: ClientAuthenticationFacts) throws(OAuthError) {
+        for rule in rules { try rule.checkClientAssertion(f) }
+    }
+
     public func checkTokenRequest(_ f: TokenRequestFacts) throws(OAuthError) {
         for rule in rules { try rule.checkTokenRequest(f) }
     }
@@ -159,7 +174,7 @@ public struct RuleSet: Sendable {
 }
 
 /// Every `RuleSet` a service can need, built once: one per combination of profiles (there are
-/// 2^5), so a request looks its rules up instead of composing them.
+/// 2^7), so a request looks its rules up instead of composing them.
 public struct RuleBook: Sendable {
     private let sets: [Set<Profile>: RuleSet]
     public let service: ServiceSettings

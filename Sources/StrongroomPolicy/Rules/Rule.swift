@@ -7,7 +7,9 @@ import StrongroomCore
 /// - shape the request's policy (`constrain`): the knobs the engine reads, such as the algorithms
 ///   it may sign with or the longest code lifetime — each rule only ever tightens them;
 /// - judge an authorization request (`checkAuthorization`), a client's authentication at the
-///   token, PAR and introspection endpoints (`checkClientAuthentication`), a token request
+///   token, PAR and introspection endpoints (`checkClientAuthentication`), a client assertion as
+///   soon as it is verified, from every profile its client can be held to (`checkClientAssertion`:
+///   before the request's own profile is known, which may need the code the request spends), a token request
 ///   (`checkTokenRequest`), or an access token at a protected resource (`checkResource`);
 /// - say what it demands of a client's registration and of the service's configuration
 ///   (`violations(of:)`), which registration, the CLI, the admin API and `config check` report.
@@ -24,6 +26,7 @@ public protocol Rule: Sendable {
     func constrain(_ policy: inout ProfileRequirements)
     func checkAuthorization(_ f: AuthorizationFacts) throws(OAuthError)
     func checkClientAuthentication(_ f: ClientAuthenticationFacts) throws(OAuthError)
+    func checkClientAssertion(_ f: ClientAuthenticationFacts) throws(OAuthError)
     func checkTokenRequest(_ f: TokenRequestFacts) throws(OAuthError)
     func checkResource(_ f: ResourceFacts) throws(OAuthError)
     func violations(of client: ClientMetadata, _ context: ConformanceContext) -> [Violation]
@@ -35,6 +38,7 @@ extension Rule {
     public func constrain(_ policy: inout ProfileRequirements) {}
     public func checkAuthorization(_ f: AuthorizationFacts) throws(OAuthError) {}
     public func checkClientAuthentication(_ f: ClientAuthenticationFacts) throws(OAuthError) {}
+    public func checkClientAssertion(_ f: ClientAuthenticationFacts) throws(OAuthError) {}
     public func checkTokenRequest(_ f: TokenRequestFacts) throws(OAuthError) {}
     public func checkResource(_ f: ResourceFacts) throws(OAuthError) {}
     public func violations(of client: ClientMetadata, _ context: ConformanceContext) -> [Violation] { [] }
@@ -76,14 +80,17 @@ public struct ClientAuthenticationFacts: Sendable {
     public var assertionAlgorithm: JWSAlgorithm?
     /// The client assertion's `aud` values.
     public var assertionAudiences: [String]
+    /// The assertion's `aud` was a single string, not an array.
+    public var assertionAudienceIsString: Bool
     public var issuer: String
     /// The algorithms the service accepts for client assertions.
     public var offeredAssertionAlgorithms: [JWSAlgorithm]
     /// The strictest selected profile's name, for messages ("FAPI 1.0 Advanced").
     public var profileName: String
     public init(method: ClientAuthMethod, assertionAlgorithm: JWSAlgorithm?, assertionAudiences: [String], issuer: String,
-                offeredAssertionAlgorithms: [JWSAlgorithm], profileName: String) {
+                offeredAssertionAlgorithms: [JWSAlgorithm], profileName: String, assertionAudienceIsString: Bool = false) {
         self.method = method; self.assertionAlgorithm = assertionAlgorithm; self.assertionAudiences = assertionAudiences
+        self.assertionAudienceIsString = assertionAudienceIsString
         self.issuer = issuer; self.offeredAssertionAlgorithms = offeredAssertionAlgorithms; self.profileName = profileName
     }
 }

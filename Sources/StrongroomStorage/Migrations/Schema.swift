@@ -173,6 +173,10 @@ enum Schema {
         // hold `enc:v1:` envelopes. `SQLStorage.migrate` encrypts the plain values an older
         // database holds, in the same transaction, when a key-encryption key is configured.
         Migration(version: sealedSecretsVersion, name: "secrets encrypted at rest", statements: []),
+        // RFC 9449 §10.1: the DPoP key a pushed request was bound to by the proof sent to /par.
+        Migration(version: 3, name: "pushed request DPoP binding", statements: [
+            "ALTER TABLE pushed_requests ADD COLUMN dpop_jkt TEXT",
+        ]),
     ]
 
     /// The migration from which recoverable secrets are stored encrypted.

@@ -12,12 +12,13 @@ extension PushedRequestRecord: TableRecord {
         .date("expires_at", \.expiresAt),
         .date("created_at", \.createdAt),
         .optionalDate("consumed_at", \.consumedAt),
+        .optionalText("dpop_jkt", \.dpopJKT),
     ])
 
     init(row: StoredRow<PushedRequestRecord>) throws {
         self.init(
             requestURIHash: try row[\.requestURIHash], clientID: try row[\.clientID], parameters: try row[\.parameters],
             requestObjectClaims: try row[\.requestObjectClaims], profile: try row[\.profile], expiresAt: try row[\.expiresAt],
-            createdAt: try row[\.createdAt], consumedAt: try row[\.consumedAt])
+            createdAt: try row[\.createdAt], consumedAt: try row[\.consumedAt], dpopJKT: try row[\.dpopJKT])
     }
 }

@@ -69,21 +69,24 @@ struct DemoKitCLITests {
         #expect(config.service.acrValues == ["urn:mace:incommon:iap:silver"])
     }
 
-    @Test("two FAPI scopes select Baseline and Advanced")
+    @Test("four FAPI scopes select Baseline, Advanced, the FAPI 2.0 Security Profile and Message Signing")
     func fapiScopes() throws {
         let service = Self.shared.kit.configuration.service
         #expect(service.scope(named: "accounts")?.profile == .fapi1Baseline)
         #expect(service.scope(named: "accounts")?.description == "Read your account balances and transactions")
         #expect(service.scope(named: "payments")?.profile == .fapi1Advanced)
         #expect(service.scope(named: "payments")?.description == "Make payments from your accounts")
+        #expect(service.scope(named: "fapi2-accounts")?.profile == .fapi2Security)
+        #expect(service.scope(named: "fapi2-payments")?.profile == .fapi2MessageSigning)
         for name in ["openid", "profile", "email", "offline_access"] { #expect(service.scope(named: name) != nil) }
         #expect(ServiceConformance(service: service).violations() == [])
     }
 
-    @Test("three clients, each conforming to the profiles its scopes imply")
+    @Test("five clients, each conforming to the profiles its scopes imply")
     func clientsConform() throws {
         let config = Self.shared.kit.configuration
-        #expect(config.clients.map(\.clientID) == [DemoKit.fapiClient1, DemoKit.fapiClient2, DemoKit.plainClient])
+        #expect(config.clients.map(\.clientID) == [DemoKit.fapiClient1, DemoKit.fapiClient2, DemoKit.fapi2DPoPClient,
+                                                     DemoKit.fapi2MTLSClient, DemoKit.plainClient])
         let conformance = ClientConformance(service: config.service)
         let selector = ProfileSelector(service: config.service)
         for client in config.clients {
@@ -94,6 +97,11 @@ struct DemoKitCLITests {
         #expect(fapi1.metadata.tokenEndpointAuthMethod == .privateKeyJWT)
         #expect(fapi1.metadata.redirectURIs.contains(DemoKit.conformanceSuiteRedirectURI))
         #expect(fapi1.clientSecret == nil)
+        let dpop = try #require(config.clients.first { $0.clientID == DemoKit.fapi2DPoPClient })
+        #expect(selector.profiles(for: dpop.metadata) == [.fapi2Security, .fapi2MessageSigning])
+        #expect(dpop.metadata.dpopBoundAccessTokens && !dpop.metadata.tlsClientCertificateBoundAccessTokens)
+        let mtls = try #require(config.clients.first { $0.clientID == DemoKit.fapi2MTLSClient })
+        #expect(mtls.metadata.tokenEndpointAuthMethod == .tlsClientAuth && mtls.metadata.tlsClientCertificateBoundAccessTokens)
         let plain = try #require(config.clients.first { $0.clientID == DemoKit.plainClient })
         #expect(selector.profiles(for: plain.metadata) == [])
         #expect(plain.clientSecret == Self.shared.kit.plainClientSecret)
@@ -176,7 +184,7 @@ struct DemoKitCLITests {
         #expect(ServiceConformance(service: config.service).violations() == [])
     }
 
-    @Test("the engine starts on the kit, seeding its three clients and its user")
+    @Test("the engine starts on the kit, seeding its five clients and its user")
     func engineSeedsTheKit() async throws {
         let config = try StrongroomConfiguration.load(path: Self.shared.kit.configurationPath, environment: [:])
         var logger = Logger(label: "test.cli")
@@ -185,7 +193,8 @@ struct DemoKitCLITests {
         try await storage.migrate()
         let engine = try await Engine.start(configuration: config, storage: storage, logger: logger)
         let clients = try await engine.clients.list()
-        #expect(Set(clients.map(\.clientID)) == [DemoKit.fapiClient1, DemoKit.fapiClient2, DemoKit.plainClient])
+        #expect(Set(clients.map(\.clientID)) == [DemoKit.fapiClient1, DemoKit.fapiClient2, DemoKit.fapi2DPoPClient,
+                                                   DemoKit.fapi2MTLSClient, DemoKit.plainClient])
         #expect(clients.allSatisfy { $0.source == "config" })
         for client in config.clients {
             #expect(engine.clients.validate(client.metadata) == [], "\(client.clientID)")

@@ -9,9 +9,11 @@ import Testing
 @Suite struct PolicyRuleFacesTests {
     static let issuer = "https://as.example"
 
-    static func auth(_ method: ClientAuthMethod, alg: JWSAlgorithm? = nil, aud: [String] = [issuer]) -> ClientAuthenticationFacts {
+    static func auth(_ method: ClientAuthMethod, alg: JWSAlgorithm? = nil, aud: [String] = [issuer],
+                     audIsString: Bool = true) -> ClientAuthenticationFacts {
         ClientAuthenticationFacts(method: method, assertionAlgorithm: alg, assertionAudiences: aud, issuer: issuer,
-                                  offeredAssertionAlgorithms: [.ps256, .es256, .rs256, .hs256], profileName: "FAPI 1.0 Advanced")
+                                  offeredAssertionAlgorithms: [.ps256, .es256, .rs256, .hs256], profileName: "FAPI 1.0 Advanced",
+                                  assertionAudienceIsString: audIsString && aud.count == 1)
     }
 
     func refusal(_ body: () throws -> Void) -> OAuthError? {
@@ -51,11 +53,19 @@ import Testing
 
     @Test func assertionAudienceMustBeTheIssuerAlone() {
         let rule = RequireAssertionAudienceIssuer()
-        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .ps256, aud: [Self.issuer])) } == nil)
-        for aud in [[Self.issuer + "/token"], [Self.issuer, Self.issuer + "/token"]] {
-            let e = refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .ps256, aud: aud)) }
+        #expect(refusal { try rule.checkClientAssertion(Self.auth(.privateKeyJWT, alg: .ps256, aud: [Self.issuer])) } == nil)
+        let refused = [
+            Self.auth(.privateKeyJWT, alg: .ps256, aud: [Self.issuer + "/token"]),
+            Self.auth(.privateKeyJWT, alg: .ps256, aud: [Self.issuer, Self.issuer + "/token"]),
+            // An array holding only the issuer is still not the single string the profile demands.
+            Self.auth(.privateKeyJWT, alg: .ps256, aud: [Self.issuer], audIsString: false),
+        ]
+        for facts in refused {
+            let e = refusal { try rule.checkClientAssertion(facts) }
             #expect(e?.code == .invalidClient && e?.errorDescription == "The client assertion's aud must be the issuer.")
         }
+        // It is judged when the assertion is verified, not with the request's profile.
+        #expect(refusal { try rule.checkClientAuthentication(Self.auth(.privateKeyJWT, alg: .ps256, aud: [Self.issuer + "/token"])) } == nil)
     }
 
     @Test func senderConstrainedTokensAtTheTokenEndpointAndTheResource() {
@@ -76,6 +86,40 @@ import Testing
         #expect(policy.maxCodeLifetime == 60)
         #expect(ProfileRequirements.of(.fapi2Security).maxCodeLifetime == 60)
         #expect(ProfileRequirements.of(.fapi1Advanced).maxCodeLifetime == nil)
+    }
+
+    /// Authlete's four FAPI 2.0 attribute values, and Message Signing as exactly the union of its
+    /// request half and its response half on top of the Security Profile.
+    @Test func fapi2AttributesAndMessageSigningHalves() {
+        #expect(Profile.selected(byAttribute: "fapi2", value: "sp") == .fapi2Security)
+        #expect(Profile.selected(byAttribute: "fapi2", value: "ms-authreq") == .fapi2SignedRequests)
+        #expect(Profile.selected(byAttribute: "fapi2", value: "ms-authres") == .fapi2SignedResponses)
+        #expect(Profile.selected(byAttribute: "fapi2", value: "ms") == .fapi2MessageSigning)
+        #expect(Profile.selected(byAttribute: "fapi2", value: "msx") == nil)
+        let service = ServiceSettings(issuer: Self.issuer)
+        func names(_ p: Set<Profile>) -> Set<String> { Set(RuleSet(profiles: p, service: service).rules.map(\.identity)) }
+        let sp = names([.fapi2Security]), req = names([.fapi2SignedRequests]), res = names([.fapi2SignedResponses])
+        #expect(sp.isStrictSubset(of: req) && sp.isStrictSubset(of: res))
+        #expect(names([.fapi2MessageSigning]) == req.union(res))
+        #expect(RuleSet(profiles: [.fapi2SignedRequests], service: service).names.contains("RequireSignedRequestObject"))
+        #expect(!RuleSet(profiles: [.fapi2SignedRequests], service: service).names.contains("RequireJARMResponseMode"))
+        #expect(RuleSet(profiles: [.fapi2SignedResponses], service: service).names.contains("RequireJARMResponseMode"))
+        #expect(!RuleSet(profiles: [.fapi2SignedResponses], service: service).names.contains("RequireSignedRequestObject"))
+    }
+
+    /// FAPI 2.0 takes DPoP or a certificate as the sender constraint; FAPI 1.0 a certificate only.
+    @Test func fapi2AcceptsDPoPAsTheSenderConstraint() {
+        let fapi2 = RequireSenderConstrainedTokens(clause: "FAPI 2.0 Security Profile §5.3.2.2-5", dpop: true)
+        let fapi1 = RequireSenderConstrainedTokens(clause: "FAPI 1.0 Part 2 §5.2.2-5")
+        let proofOnly = TokenRequestFacts(certificatePresented: false, dpopProofPresented: true)
+        #expect(refusal { try fapi2.checkTokenRequest(proofOnly) } == nil)
+        #expect(refusal { try fapi1.checkTokenRequest(proofOnly) }?.code == .invalidRequest)
+        #expect(refusal { try fapi2.checkTokenRequest(TokenRequestFacts(certificatePresented: false, dpopProofPresented: false)) }?.code == .invalidRequest)
+        #expect(refusal { try fapi2.checkResource(ResourceFacts(certificateBound: false, dpopBound: true)) } == nil)
+        #expect(refusal { try fapi1.checkResource(ResourceFacts(certificateBound: false, dpopBound: true)) }?.code == .invalidToken)
+        // With FAPI 1.0 Advanced and FAPI 2.0 selected together, the certificate is still required.
+        let union = RuleSet(profiles: [.fapi1Advanced, .fapi2Security], service: ServiceSettings(issuer: Self.issuer))
+        #expect(refusal { try union.checkTokenRequest(proofOnly) }?.code == .invalidRequest)
     }
 
     /// FAPI 2.0 Message Signing signs authorization responses: a request without a JARM mode is

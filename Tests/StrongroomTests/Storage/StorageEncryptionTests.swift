@@ -277,6 +277,8 @@ struct StorageEncryptionTests {
             try await legacy.createClient(client)
             try await legacy.saveKey(key)
             try await legacy.executeForTests("DELETE FROM schema_migrations WHERE version >= \(Schema.sealedSecretsVersion)")
+            // Without the columns later migrations add, as that release's schema had them.
+            try await legacy.executeForTests("ALTER TABLE pushed_requests DROP COLUMN dpop_jkt")
             #expect(try await legacy.rawSealedValue(.clientSecret, rowID: client.clientID) == client.secretForHMAC)
             try await legacy.shutdown()
 
