@@ -24,10 +24,11 @@ def test_demo_init_honours_ports(kit):
 def test_demo_kit_files(kit):
     for name in ["ca.pem", "ca.key.pem", "server.pem", "server.key.pem", "client1.pem", "client1.key.pem", "client1.jwks.json",
                  "client1.public.jwks.json", "client2.pem", "client2.key.pem", "client2.jwks.json", "client2.public.jwks.json",
-                 "strongroom.yaml"]:
+                 "client3.pem", "client3.key.pem", "client3.jwks.json", "client3.public.jwks.json",
+                 "client4.pem", "client4.key.pem", "client4.jwks.json", "client4.public.jwks.json", "strongroom.yaml"]:
         assert (kit["dir"] / name).exists(), f"demo kit lacks {name}"
     ids = [c["client_id"] for c in kit["written"]["clients"]]
-    assert ids == ["demo-fapi-1", "demo-fapi-2", "demo-plain"], ids
+    assert ids == ["demo-fapi-1", "demo-fapi-2", "demo-fapi2-dpop", "demo-fapi2-mtls", "demo-plain"], ids
 
 
 def test_openid_configuration(server, srv):
