@@ -51,6 +51,10 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
     /// Strongroom extension: a resource server that may introspect access tokens issued to other
     /// clients. Operator-only: refused by Dynamic Client Registration.
     public var resourceServer: Bool?
+    /// Strongroom extension: whether this client's refresh tokens rotate on use (nil: as the
+    /// service and the request's profiles say; FAPI 2.0 turns rotation off, SP §5.3.2.1-10, and
+    /// `true` is how an operator turns it back on for one client). Operator-only.
+    public var refreshTokenRotation: Bool?
 
     public init(
         clientName: String? = nil,
@@ -129,6 +133,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         case accessTokenFormat = "access_token_format"
         case forcedProfile = "strongroom_forced_profile"
         case resourceServer = "strongroom_resource_server"
+        case refreshTokenRotation = "strongroom_refresh_token_rotation"
     }
 
     /// The settings only an operator may choose (CLI, admin API, configuration), never the client
@@ -141,6 +146,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         var m = self
         m.forcedProfile = current.forcedProfile
         m.resourceServer = current.resourceServer
+        m.refreshTokenRotation = current.refreshTokenRotation
         return m
     }
 
@@ -193,6 +199,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         accessTokenFormat = try c.decodeIfPresent(AccessTokenFormat.self, forKey: .accessTokenFormat)
         forcedProfile = try c.decodeIfPresent(Profile.self, forKey: .forcedProfile)
         resourceServer = try c.decodeIfPresent(Bool.self, forKey: .resourceServer)
+        refreshTokenRotation = try c.decodeIfPresent(Bool.self, forKey: .refreshTokenRotation)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -233,6 +240,7 @@ public struct ClientMetadata: Sendable, Codable, Equatable {
         try c.encodeIfPresent(accessTokenFormat, forKey: .accessTokenFormat)
         try c.encodeIfPresent(forcedProfile, forKey: .forcedProfile)
         try c.encodeIfPresent(resourceServer, forKey: .resourceServer)
+        try c.encodeIfPresent(refreshTokenRotation, forKey: .refreshTokenRotation)
     }
 
     public var isPublic: Bool { tokenEndpointAuthMethod.isPublic }

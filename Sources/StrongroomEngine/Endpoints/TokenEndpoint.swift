@@ -87,6 +87,13 @@ extension Engine {
         return cert.thumbprintS256
     }
 
+    /// Whether a refresh rotates the token: the service must rotate at all; then the client's
+    /// operator setting decides, and without one the request's profiles (FAPI 2.0 does not rotate).
+    func refreshTokensRotate(_ client: ClientMetadata, profiles: Set<Profile>) -> Bool {
+        guard service.refreshTokenRotation else { return false }
+        return client.refreshTokenRotation ?? rules(profiles).requirements.refreshTokenRotation
+    }
+
     func authorizationCodeGrant(_ form: [Param], auth: AuthenticatedClient, proof: DPoPProof?) async throws(OAuthError) -> ([String: JSONValue], Profile) {
         guard let code = try form.single("code"), !code.isEmpty else { throw OAuthError.invalidRequest("code is required") }
         guard code.count <= 512 else { throw OAuthError.invalidGrant("the authorization code is invalid") }
@@ -190,7 +197,8 @@ extension Engine {
         if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {
             throw OAuthError.invalidGrant("the user has revoked this authorization")
         }
-        if service.refreshTokenRotation {
+        let rotate = refreshTokensRotate(auth.client.metadata, profiles: selected)
+        if rotate {
             let rotation: RefreshRotation
             do { rotation = try await storage.rotateRefreshToken(hash: hash, at: now) } catch { throw OAuthError.serverError(detail: "rotate: \(error)") }
             switch rotation {
@@ -209,8 +217,8 @@ extension Engine {
                                          authTime: record.authTime,
                                          acr: record.acr, nonce: nil, claimsRequest: record.claimsRequest,
                                          withIDToken: scopes.contains("openid") && record.subject != nil,
-                                         withRefresh: service.refreshTokenRotation)
-        if !service.refreshTokenRotation { body["refresh_token"] = nil }
+                                         withRefresh: rotate)
+        if !rotate { body["refresh_token"] = nil }
         return (body, record.profile)
     }
 

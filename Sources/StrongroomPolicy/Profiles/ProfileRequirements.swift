@@ -54,6 +54,8 @@ public struct ProfileRequirements: Sendable, Equatable {
     public var assertionAudienceMustBeIssuer: Bool
     /// The `iss` authorization response parameter is mandatory (FAPI 2.0 SP §5.3.2.2-9).
     public var requireIssResponseParameter: Bool
+    /// Refresh tokens may rotate on use (when the service rotates them at all).
+    public var refreshTokenRotation: Bool
 
     /// The knobs before any rule has spoken: plain OAuth 2.0 as RFC 6749 and OIDC Core allow it.
     public static let base = ProfileRequirements(
@@ -77,7 +79,8 @@ public struct ProfileRequirements: Sendable, Equatable {
         requirePAR: false,
         maxCodeLifetime: nil,
         assertionAudienceMustBeIssuer: false,
-        requireIssResponseParameter: false
+        requireIssResponseParameter: false,
+        refreshTokenRotation: true
     )
 
     /// What one profile's rule list composes to.

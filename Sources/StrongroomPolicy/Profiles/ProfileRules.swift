@@ -120,6 +120,7 @@ public enum ProfileRules {
             RequireAssertionAudienceIssuer(),
             RequireIssResponseParameter(),
             RequirePKCES256(.requiredS256),
+            AvoidRefreshTokenRotation(),
         ] + everyRequest(s)
     }
 }

@@ -146,3 +146,58 @@ import StrongroomStorage
         #expect(ok.status == 200 && JSONValue.from(ok)["token_type"]?.stringValue == "DPoP")
     }
 }
+
+/// FAPI 2.0 Security Profile §5.3.2.1-10: refresh tokens do not rotate unless an operator turns
+/// rotation on for the client; plain OAuth keeps the service's rotation.
+@Suite struct EngineRefreshRotationTests {
+    func refresh(_ h: EngineHarness, client: String, token: String, proof: Bool) async throws -> EngineResponse {
+        var headers: [(String, String)] = []
+        if proof { headers.append(("dpop", try EngineDPoPTests.proof(JOSEFixtures.es256, url: EngineHarness.issuer + "/token", at: h.clock.now()))) }
+        return await h.engine.token(EngineHarness.post("/token", [
+            ("grant_type", "refresh_token"), ("refresh_token", token),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", try h.assertion(client: client, aud: .string(EngineHarness.issuer))),
+        ], headers: headers))
+    }
+
+    /// A stored refresh token of `client` under `profile`, as the code grant would have left it.
+    func seedRefreshToken(_ h: EngineHarness, client: String, scopes: [String], profile: Profile) async throws -> String {
+        let token = SystemRandom().token(bits: 256)
+        let now = h.clock.now()
+        try await h.engine.storage.saveTokens([TokenRecord(
+            tokenHash: h.engine.hasher.hash(token), id: UUID().uuidString, kind: .refresh, clientID: client, subject: "alice",
+            scopes: scopes, codeID: nil, grantID: nil, familyID: UUID().uuidString, certificateThumbprint: nil, profile: profile,
+            authTime: now, acr: nil, expiresAt: now.addingTimeInterval(3600), createdAt: now)])
+        return token
+    }
+
+    @Test func fapi2RefreshTokensDoNotRotateUnlessTheOperatorSaysSo() async throws {
+        let h = try await EngineDPoPTests.harness()
+        defer { Task { await h.close() } }
+        let token = try await seedRefreshToken(h, client: "fapi2", scopes: ["openid", EngineDPoPTests.fapi2Scope], profile: .fapi2Security)
+        let first = try await refresh(h, client: "fapi2", token: token, proof: true)
+        #expect(first.status == 200 && JSONValue.from(first)["refresh_token"] == nil)
+        // The same refresh token works again: it was not rotated out.
+        let second = try await refresh(h, client: "fapi2", token: token, proof: true)
+        #expect(second.status == 200 && JSONValue.from(second)["refresh_token"] == nil)
+    }
+
+    @Test func anOperatorTurnsRotationBackOnForOneClient() async throws {
+        let h = try await EngineHarness.make { config in
+            config.service.scopes.append(ScopeDefinition(name: EngineDPoPTests.fapi2Scope, description: "FAPI 2.0 accounts",
+                                                         attributes: [ScopeAttribute(key: "fapi2", value: "sp")]))
+            guard var m = config.clients.first(where: { $0.clientID == "fapi" })?.metadata else { return }
+            m.scope = "openid \(EngineDPoPTests.fapi2Scope)"
+            m.responseTypes = [.code]
+            m.tlsClientCertificateBoundAccessTokens = false
+            m.refreshTokenRotation = true
+            config.clients.append(SeedClient(clientID: "fapi2", metadata: m))
+        }
+        defer { Task { await h.close() } }
+        let token = try await seedRefreshToken(h, client: "fapi2", scopes: ["openid", EngineDPoPTests.fapi2Scope], profile: .fapi2Security)
+        let first = try await refresh(h, client: "fapi2", token: token, proof: true)
+        #expect(first.status == 200 && JSONValue.from(first)["refresh_token"]?.stringValue != nil)
+        let replay = try await refresh(h, client: "fapi2", token: token, proof: true)
+        #expect(replay.status == 400 && JSONValue.from(replay)["error"]?.stringValue == "invalid_grant")
+    }
+}

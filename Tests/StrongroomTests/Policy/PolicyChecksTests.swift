@@ -180,6 +180,7 @@ import Testing
         if let limit = a.requestObjectMaxLifetime { need((r.requestObjectMaxLifetime ?? .max) <= limit, "requestObjectMaxLifetime") }
         if let limit = a.maxCodeLifetime { need((r.maxCodeLifetime ?? .max) <= limit, "maxCodeLifetime") }
         need(Set(r.responseTypes ?? ResponseType.allCases).isSubset(of: Set(a.responseTypes ?? ResponseType.allCases)), "responseTypes")
+        need(a.refreshTokenRotation || !r.refreshTokenRotation, "refreshTokenRotation")
         return loosened
     }
 
