@@ -321,7 +321,11 @@ def test_dpop_refresh_keeps_the_binding(server, f2):
     refreshed = ok_json(dpop_backchannel(c, TOKEN, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, key))
     assert refreshed["token_type"] == "DPoP"
     assert f2.introspect(refreshed["access_token"])["cnf"]["jkt"] == key.thumbprint
-    r = dpop_backchannel(c, TOKEN, {"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]}, None)
+    # FAPI 2.0 Security Profile §5.3.2.1-10: no rotation, so no new refresh token and the old one still works.
+    assert "refresh_token" not in refreshed, refreshed
+    again = ok_json(dpop_backchannel(c, TOKEN, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, key))
+    assert again["token_type"] == "DPoP"
+    r = dpop_backchannel(c, TOKEN, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, None)
     assert_json_error(r, 400, "invalid_dpop_proof", "refresh of demo-fapi2-dpop without a DPoP proof")
 
 
