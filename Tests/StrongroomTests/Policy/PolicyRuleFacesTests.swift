@@ -166,4 +166,18 @@ import Testing
         s.tlsClientCertificateBoundAccessTokens = true
         #expect(ServiceConformance(service: s).violations().isEmpty)
     }
+
+    /// FAPI 2.0: a `request_uri` lives less than 600 seconds (RFC 9126 allows 600 for others).
+    @Test func fapi2PushedRequestsLiveLessThan600Seconds() {
+        var s = ServiceSettings(issuer: Self.issuer)
+        s.scopes.append(ScopeDefinition(name: "fapi2-accounts", attributes: [ScopeAttribute(key: "fapi2", value: "sp")]))
+        s.lifetimes.pushedRequest = 599
+        #expect(ServiceConformance(service: s).violations().isEmpty)
+        s.lifetimes.pushedRequest = 600
+        let v = ServiceConformance(service: s).violations()
+        #expect(v.map(\.field) == ["lifetimes.pushed_request"])
+        #expect(v.first?.message == "must be less than 600 seconds for FAPI 2.0 Security Profile (request_uri lifetime) (FAPI 2.0 Security Profile §5.3.2.2-2)")
+        s.scopes.removeLast()
+        #expect(ServiceConformance(service: s).violations().isEmpty)
+    }
 }
