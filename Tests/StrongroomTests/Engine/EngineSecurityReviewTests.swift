@@ -157,6 +157,7 @@ import Testing
         var current = ClientMetadata(redirectURIs: ["https://a"])
         current.forcedProfile = .fapi1Advanced
         current.resourceServer = true
+        current.refreshTokenRotation = true
         let updated = ClientMetadata(redirectURIs: ["https://b"]).keepingOperatorSettings(of: current)
         let json = try #require(try JSONValue(encoding: updated).objectValue)
         let currentJSON = try #require(try JSONValue(encoding: current).objectValue)
