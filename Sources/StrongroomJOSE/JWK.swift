@@ -123,6 +123,15 @@ public struct JWK: Sendable, Equatable {
     /// `crv` for EC and OKP keys.
     public var curve: String? { raw["crv"]?.stringValue }
 
+    /// The size in bits of an EC key's curve (`P-256` → 256, `secp256k1` → 256; a NIST curve
+    /// name gives its number), nil for other key types or a curve whose size is not known.
+    public var ecCurveBits: Int? {
+        guard raw["kty"]?.stringValue == "EC", let crv = curve else { return nil }
+        if crv == "secp256k1" { return 256 }
+        guard crv.hasPrefix("P-") else { return nil }
+        return Int(crv.dropFirst(2))
+    }
+
     /// A base64url member, decoded.
     func member(_ name: String) -> Data? {
         raw[name]?.stringValue.flatMap { Base64URL.decode($0) }

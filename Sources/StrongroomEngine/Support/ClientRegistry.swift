@@ -64,14 +64,20 @@ public struct ClientRegistry: Sendable {
             return [Violation(profile: .oauth, field: "jwks", message: "is not a JWK Set: \(error)")]
         }
         var out: [Violation] = []
-        let profile = ProfileSelector(service: service).strictestProfile(for: m)
-        let req = ProfileRequirements.of(profile, service: service)
+        // The limits of every profile the client's scopes can select, together.
+        let rules = RuleSet(profiles: ProfileSelector(service: service).profiles(for: m), service: service)
+        let req = rules.requirements
+        let profile = req.profile
+        let clauses = LimitKeySizes.clauses(in: rules.rules)
         for key in set.keys {
             if key.isPrivate {
                 out.append(Violation(profile: .oauth, field: "jwks", message: "key \(key.kid ?? "(no kid)") contains private key material; register public keys only"))
             }
             if let bits = key.rsaModulusBits, bits < req.minimumRSABits {
-                out.append(Violation(profile: profile, field: "jwks", message: "RSA key \(key.kid ?? "(no kid)") is \(bits) bits; at least \(req.minimumRSABits) are required (FAPI 1.0 Part 1 §5.2.2-5)"))
+                out.append(Violation(profile: profile, field: "jwks", message: "RSA key \(key.kid ?? "(no kid)") is \(bits) bits; at least \(req.minimumRSABits) are required (\(clauses.rsa))"))
+            }
+            if let bits = key.ecCurveBits, bits < req.minimumECBits {
+                out.append(Violation(profile: profile, field: "jwks", message: "EC key \(key.kid ?? "(no kid)") is on a \(bits)-bit curve; at least \(req.minimumECBits) bits are required (\(clauses.ec))"))
             }
         }
         if (m.tokenEndpointAuthMethod == .privateKeyJWT || m.tokenEndpointAuthMethod == .selfSignedTLSClientAuth),

@@ -4,6 +4,7 @@ import Testing
 @testable import StrongroomCore
 @testable import StrongroomEngine
 @testable import StrongroomJOSE
+import StrongroomPolicy
 import StrongroomStorage
 
 /// DPoP (RFC 9449) through the engine's endpoints: token binding, the protected endpoints'
@@ -199,5 +200,26 @@ import StrongroomStorage
         #expect(first.status == 200 && JSONValue.from(first)["refresh_token"]?.stringValue != nil)
         let replay = try await refresh(h, client: "fapi2", token: token, proof: true)
         #expect(replay.status == 400 && JSONValue.from(replay)["error"]?.stringValue == "invalid_grant")
+    }
+}
+
+/// FAPI 2.0 Security Profile §5.4.1: EC keys of at least 224 bits at registration, with the
+/// clause of the profile that demands it (FAPI 1.0 accepts a 192-bit curve: 160 bits).
+@Suite struct EngineKeySizeRegistrationTests {
+    static func p192() -> JSONValue {
+        let coordinate = Base64URL.encode([UInt8](repeating: 7, count: 24))
+        return ["keys": [["kty": "EC", "crv": "P-192", "kid": "small", "use": "sig", "x": .string(coordinate), "y": .string(coordinate)]]]
+    }
+
+    @Test func aP192KeyIsRefusedForFAPI2AndAcceptedForFAPI1() async throws {
+        let h = try await EngineDPoPTests.harness()
+        defer { Task { await h.close() } }
+        var fapi2 = ClientMetadata(redirectURIs: [EngineHarness.redirect], tokenEndpointAuthMethod: .privateKeyJWT,
+                                   tokenEndpointAuthSigningAlg: .es256, responseTypes: [.code], scope: "openid \(EngineDPoPTests.fapi2Scope)",
+                                   jwks: Self.p192())
+        let refused = h.engine.clients.validate(fapi2).filter { $0.field == "jwks" }
+        #expect(refused.map(\.message) == ["EC key small is on a 192-bit curve; at least 224 bits are required (FAPI 2.0 Security Profile §5.4.1)"])
+        fapi2.scope = "openid accounts"
+        #expect(h.engine.clients.validate(fapi2).filter { $0.field == "jwks" }.isEmpty)
     }
 }
