@@ -75,7 +75,8 @@ public enum DPoPProofVerifier {
             throw .badKey("\(error)")
         }
         let p = jws.payload
-        guard let jti = p["jti"]?.stringValue, !jti.isEmpty, jti.count <= 256 else { throw .missingClaim("jti") }
+        guard let jti = p["jti"]?.stringValue, !jti.isEmpty else { throw .missingClaim("jti") }
+        guard jti.utf8.count <= 256 else { throw .malformed("jti is longer than 256 bytes") }
         guard let htm = p["htm"]?.stringValue else { throw .missingClaim("htm") }
         guard htm == method.uppercased() else { throw .methodMismatch }
         guard let htu = p["htu"]?.stringValue else { throw .missingClaim("htu") }

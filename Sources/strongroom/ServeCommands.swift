@@ -159,6 +159,8 @@ struct DemoServeCommand: AsyncParsableCommand {
         lines += [
             "  client keys:    \(file("client1.key.pem")), \(file("client1.jwks.json")) (\(DemoKit.fapiClient1), PS256)",
             "                  \(file("client2.key.pem")), \(file("client2.jwks.json")) (\(DemoKit.fapiClient2), ES256)",
+            "                  \(file("client3.key.pem")), \(file("client3.jwks.json")) (\(DemoKit.fapi2DPoPClient), ES256, DPoP)",
+            "                  \(file("client4.key.pem")), \(file("client4.jwks.json")) (\(DemoKit.fapi2MTLSClient), ES256, mTLS)",
             "  user:           \(DemoKit.demoUsername) / \(DemoKit.demoPassword)",
         ]
         if secrets {
@@ -212,6 +214,8 @@ struct DemoInitCommand: AsyncParsableCommand {
           server:         \(file("server.pem")), \(file("server.key.pem"))
           client 1:       \(file("client1.pem")), \(file("client1.key.pem")), \(file("client1.jwks.json")) (\(DemoKit.fapiClient1): private_key_jwt, PS256)
           client 2:       \(file("client2.pem")), \(file("client2.key.pem")), \(file("client2.jwks.json")) (\(DemoKit.fapiClient2): tls_client_auth, ES256)
+          client 3:       \(file("client3.pem")), \(file("client3.key.pem")), \(file("client3.jwks.json")) (\(DemoKit.fapi2DPoPClient): FAPI 2.0, private_key_jwt, ES256, DPoP)
+          client 4:       \(file("client4.pem")), \(file("client4.key.pem")), \(file("client4.jwks.json")) (\(DemoKit.fapi2MTLSClient): FAPI 2.0, tls_client_auth, ES256)
           explained in:   \(file("README.txt"))
         Demo secrets (also in strongroom.yaml):
           admin token:                 \(kit.adminToken)

@@ -69,6 +69,9 @@ import Testing
         for claim in ["jti", "htm", "htu", "iat"] {
             #expect(check(try Self.proof(drop: [claim])) == .missingClaim(claim))
         }
+        // A jti of 256 bytes is kept in the replay store; a longer one is refused as such.
+        #expect(check(try Self.proof(["jti": .string(String(repeating: "j", count: 256))])) == nil)
+        #expect(check(try Self.proof(["jti": .string(String(repeating: "j", count: 257))])) == .malformed("jti is longer than 256 bytes"))
     }
 
     @Test func athTiesTheProofToTheAccessToken() throws {
