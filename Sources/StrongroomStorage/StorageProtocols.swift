@@ -6,10 +6,16 @@ import StrongroomCore
 // keyed hash computed by the caller: stores never see the plain value.
 
 /// Thrown by stores for conflicts the caller must handle (duplicate primary keys).
-public enum StorageError: Error, Sendable, Equatable {
+public enum StorageError: Error, Sendable, Equatable, OutageError {
     case duplicate(String)
     case notFound(String)
+    /// The database cannot be reached or lost the connection (or the storage is shut down):
+    /// retrying later may succeed.
     case unavailable(String)
+    /// A stored value, a URL or a setting that cannot be used: a fault, not an outage.
+    case invalid(String)
+
+    public var isOutage: Bool { if case .unavailable = self { true } else { false } }
 }
 
 public protocol ClientStore: Sendable {

@@ -142,10 +142,34 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A failure of something the server depends on (the database unreachable, its connections
+/// lost) that retrying later can cure, as opposed to a fault. `StorageError.unavailable` is one.
+public protocol OutageError: Error {
+    var isOutage: Bool { get }
+}
+
 extension OAuthError {
-    /// Any error as an `OAuthError`: itself, or `server_error` with the original kept for the log.
+    /// How long a caller is asked to wait after an outage (`Retry-After`).
+    public static let outageRetryAfter = 5
+
+    /// Any error as an `OAuthError`: itself; an outage as 503 `temporarily_unavailable` with
+    /// `Retry-After`; anything else as `server_error`, the original kept for the log.
     public static func wrap(_ error: any Error) -> OAuthError {
-        (error as? OAuthError) ?? .serverError(detail: "\(error)")
+        if let e = error as? OAuthError { return e }
+        return failure(error, "unexpected")
+    }
+
+    /// A failure while doing `what` (for the log): an outage becomes 503 `temporarily_unavailable`
+    /// with `Retry-After` (RFC 6749 §4.1.2.1, §5.2 through RFC 6749's registry; RFC 9110 §15.6.4),
+    /// anything else `server_error`.
+    public static func failure(_ error: any Error, _ what: String) -> OAuthError {
+        if let outage = error as? any OutageError, outage.isOutage {
+            var e = tooManyRequests("the service is temporarily unavailable; try again in \(outageRetryAfter) seconds",
+                                    retryAfter: outageRetryAfter, status: 503)
+            e.detail = "\(what): \(error)"
+            return e
+        }
+        return .serverError(detail: "\(what): \(error)")
     }
 }
 

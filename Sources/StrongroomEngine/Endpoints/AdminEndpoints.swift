@@ -85,7 +85,7 @@ extension Engine {
             logRefusal(e, endpoint: "admin", profile: nil, request: request)
             return e.code == .invalidToken ? Self.bearerError(e) : .oauthError(e)
         } catch {
-            let e = OAuthError.serverError(detail: "admin: \(error)")
+            let e = OAuthError.failure(error, "admin")
             logRefusal(e, endpoint: "admin", profile: nil, request: request)
             return .oauthError(e)
         }

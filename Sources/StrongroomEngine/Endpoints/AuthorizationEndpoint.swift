@@ -63,7 +63,7 @@ extension Engine {
             guard let c = try await clients.lookup(clientID) else { throw AuthorizationFailure.page(.invalidRequest("unknown client_id"), profile: nil) }
             client = c
         } catch let f as AuthorizationFailure { throw f } catch {
-            throw .page(.serverError(detail: "client lookup: \(error)"), profile: nil)
+            throw .page(.failure(error, "client lookup"), profile: nil)
         }
         if let refusal = limiter.take(.authorize, client: client.clientID) {
             throw .page(tooManyRequests(refusal, from: "client"), profile: nil)
@@ -74,7 +74,7 @@ extension Engine {
             let hash = hasher.hash(uri)
             let record: PushedRequestRecord?
             do { record = try await storage.pushedRequest(hash: hash) } catch {
-                throw .page(.serverError(detail: "PAR lookup: \(error)"), profile: nil)
+                throw .page(.failure(error, "PAR lookup"), profile: nil)
             }
             guard let record, record.consumedAt == nil, record.expiresAt > now else {
                 throw .page(.init(.invalidRequestURI, "request_uri is unknown, expired or already used"), profile: nil)
@@ -135,7 +135,7 @@ extension Engine {
             if request.browserBinding == nil { t.browserCookie = binding }
             return .interact(t)
         } catch {
-            return .respond(errorResponse(.serverError(detail: "interaction: \(error)"), target: target))
+            return .respond(errorResponse(.failure(error, "interaction"), target: target))
         }
     }
 
@@ -263,7 +263,7 @@ extension Engine {
                                                         acr: service.acrValues.first, amr: ["pwd"], csrfToken: csrf, expiresAt: expires))
             try await storage.setInteractionSubject(idHash: hash, subject: user.subject)
         } catch {
-            return .failed(.errorPage(.serverError(detail: "session: \(error)")))
+            return .failed(.errorPage(.failure(error, "session")))
         }
         let session = BrowserSession(cookieValue: cookie, subject: user.subject, username: user.username, csrfToken: csrf, authTime: authTime, expiresAt: expires)
         if !v.prompt.contains("consent"), await consentCovers(v, subject: user.subject) {
@@ -307,7 +307,7 @@ extension Engine {
             try await storage.saveGrant(grant)
             grantID = grant.id
         } catch {
-            return .respond(errorResponse(.serverError(detail: "grant: \(error)"), target: await redirectTarget(v)))
+            return .respond(errorResponse(.failure(error, "grant"), target: await redirectTarget(v)))
         }
         return await issue(v, subject: session.subject, authTime: session.authTime, grantID: grantID, request: request)
     }
@@ -387,7 +387,7 @@ extension Engine {
         } catch let e as OAuthError {
             return .respond(errorResponse(e.redirecting(), target: target))
         } catch {
-            return .respond(errorResponse(.serverError(detail: "issue: \(error)"), target: target))
+            return .respond(errorResponse(.failure(error, "issue"), target: target))
         }
     }
 

@@ -84,14 +84,16 @@ extension Engine {
                        body: keys.ring.jwks.serialized())
     }
 
-    /// GET /healthz: the database answers.
+    /// GET /healthz: the database answers. Otherwise 503 with `Retry-After` and the reason (no
+    /// internals: which dependency failed, not how).
     public func health() async -> EngineResponse {
         do {
             try await storage.ping()
             return .json(["status": "ok"])
         } catch {
             logger.error("health check failed", metadata: ["error": "\(error)"])
-            return .json(["status": "unavailable"], status: 503)
+            return .json(["status": "unavailable", "reason": "the database does not answer"], status: 503,
+                         headers: [Param("Retry-After", String(OAuthError.outageRetryAfter))])
         }
     }
 }

@@ -49,7 +49,7 @@ extension Engine {
                     requestURIHash: hasher.hash(requestURI), clientID: auth.clientID, parameters: params.dictionary,
                     requestObjectClaims: nil, profile: validated.profile,
                     expiresAt: now.addingTimeInterval(TimeInterval(lifetime)), createdAt: now, dpopJKT: proof?.thumbprint))
-            } catch { throw OAuthError.serverError(detail: "PAR save: \(error)") }
+            } catch { throw OAuthError.failure(error, "PAR save") }
             return withDPoPNonce(.json(["request_uri": .string(requestURI), "expires_in": .number(Double(lifetime))], status: 201))
         } catch let raw {
             if clientID == nil { _ = limiter.take(.par, address: request.remoteAddress) }

@@ -70,7 +70,7 @@ extension Engine {
             } catch let refused as RegistrationRefused {
                 throw refused.oauthError
             } catch {
-                throw OAuthError.serverError(detail: "register: \(error)")
+                throw OAuthError.failure(error, "register")
             }
         } catch let raw {
             let error = OAuthError.wrap(raw)
@@ -107,7 +107,7 @@ extension Engine {
                 } catch StorageError.notFound {
                     // Deleted while this update was in flight (RFC 7592 §2.2: the token died with it).
                     throw OAuthError(.invalidToken, "the registration access token is not valid for this client", status: 401)
-                } catch { throw OAuthError.serverError(detail: "update: \(error)") }
+                } catch { throw OAuthError.failure(error, "update") }
             case "DELETE":
                 _ = try? await clients.remove(clientID: clientID)
                 return EngineResponse(status: 204, headers: [Param("Cache-Control", "no-store")])

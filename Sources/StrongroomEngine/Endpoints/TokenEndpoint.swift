@@ -99,7 +99,7 @@ extension Engine {
         guard code.count <= 512 else { throw OAuthError.invalidGrant("the authorization code is invalid") }
         let redemption: CodeRedemption
         do { redemption = try await storage.redeemCode(hash: hasher.hash(code), clientID: auth.clientID, at: now) } catch {
-            throw OAuthError.serverError(detail: "redeem: \(error)")
+            throw OAuthError.failure(error, "redeem")
         }
         let record: AuthorizationCodeRecord
         switch redemption {
@@ -165,7 +165,7 @@ extension Engine {
         do {
             guard let r = try await storage.token(hash: hash), r.kind == .refresh else { throw OAuthError.invalidGrant("the refresh token is invalid") }
             record = r
-        } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "refresh: \(error)") }
+        } catch let e as OAuthError { throw e } catch { throw OAuthError.failure(error, "refresh") }
         guard record.clientID == auth.clientID else { throw OAuthError.invalidGrant("the refresh token was issued to another client") }
         guard record.revokedAt == nil, record.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token is no longer valid") }
         if try await lineage.isRevoked(Lineage.of(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
@@ -200,7 +200,7 @@ extension Engine {
         let rotate = refreshTokensRotate(auth.client.metadata, profiles: selected)
         if rotate {
             let rotation: RefreshRotation
-            do { rotation = try await storage.rotateRefreshToken(hash: hash, at: now) } catch { throw OAuthError.serverError(detail: "rotate: \(error)") }
+            do { rotation = try await storage.rotateRefreshToken(hash: hash, at: now) } catch { throw OAuthError.failure(error, "rotate") }
             switch rotation {
             case .rotated: break
             case .replayed(let r):

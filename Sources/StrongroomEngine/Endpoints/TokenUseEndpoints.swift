@@ -127,7 +127,7 @@ extension Engine {
             let auth = try await clientAuthenticator.authenticate(request, form: form, endpointPath: EndpointPath.introspection)
             guard auth.method != .none else { throw OAuthError.invalidClient("public clients cannot introspect tokens") }
             guard let token = try form.single("token"), !token.isEmpty else { throw OAuthError.invalidRequest("token is required") }
-            let body = await introspector.describe(token, for: auth)
+            let body = try await introspector.describe(token, for: auth)
             if (request.header("accept") ?? "").contains("application/token-introspection+jwt") {
                 return .jwt(try introspector.signed(body, for: auth), contentType: "application/token-introspection+jwt")
             }
@@ -149,11 +149,16 @@ extension Engine {
             if let hint = try form.single("token_type_hint"), hint != "access_token", hint != "refresh_token" {
                 throw OAuthError(.unsupportedTokenType, "token_type_hint \(ErrorText.quoted(hint)) is not supported")
             }
-            if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.clientID == auth.clientID {
-                if r.kind == .refresh {
-                    await lineage.revoke(.family(r.familyID))
-                } else {
-                    _ = try? await storage.revokeToken(hash: r.tokenHash, at: now)
+            // A database outage is 503, never a 200 for a revocation that did not happen.
+            if token.count <= 4096 {
+                let found: TokenRecord?
+                do { found = try await storage.token(hash: hasher.hash(token)) } catch { throw OAuthError.failure(error, "revocation") }
+                if let r = found, r.clientID == auth.clientID {
+                    if r.kind == .refresh {
+                        await lineage.revoke(.family(r.familyID))
+                    } else {
+                        do { _ = try await storage.revokeToken(hash: r.tokenHash, at: now) } catch { throw OAuthError.failure(error, "revocation") }
+                    }
                 }
             }
             return EngineResponse(status: 200, headers: [Param("Cache-Control", "no-store")])

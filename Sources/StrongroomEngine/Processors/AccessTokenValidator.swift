@@ -23,7 +23,7 @@ struct AccessTokenValidator: Sendable {
                 throw OAuthError(.invalidToken, "the access token is invalid")
             }
             record = r
-        } catch let e as OAuthError { throw e } catch { throw OAuthError.serverError(detail: "token lookup: \(error)") }
+        } catch let e as OAuthError { throw e } catch { throw OAuthError.failure(error, "token lookup") }
         guard record.revokedAt == nil else { throw OAuthError(.invalidToken, "the access token has been revoked") }
         // RFC 7592 §2.3: a deleted client's tokens stop working.
         guard (try? await clients.lookup(record.clientID)) != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }

@@ -22,7 +22,7 @@ struct ArtifactSigner: Sendable {
             throw OAuthError.serverError(detail: "no signing key for \(algorithm.rawValue)")
         }
         do { return try signer.sign(payload: claims, type: type) } catch {
-            throw OAuthError.serverError(detail: "signing failed: \(error)")
+            throw OAuthError.failure(error, "signing failed")
         }
     }
 }

@@ -69,7 +69,7 @@ struct AuthorizationValidator: Sendable {
         guard let jti = payload["jti"]?.stringValue, !jti.isEmpty, jti.count <= 512 else { return }
         let spent: Bool
         do { spent = try await replay.isRemembered(namespace: "assertion:" + clientID, values: [jti], now: clock.now()) } catch {
-            throw OAuthError.serverError(detail: "replay cache: \(error)")
+            throw OAuthError.failure(error, "replay cache")
         }
         if spent {
             throw OAuthError.invalidRequestObject("The request object's jti was already used as a client assertion.",

@@ -89,7 +89,7 @@ struct ClientAuthenticator: Sendable {
             guard let c = try await clients.lookup(clientID) else { throw OAuthError.invalidClient("Unknown client.") }
             client = c
         } catch let e as OAuthError { throw e } catch {
-            throw OAuthError.serverError(detail: "client lookup: \(error)")
+            throw OAuthError.failure(error, "client lookup")
         }
         let registered = client.metadata.tokenEndpointAuthMethod
         let cert = request.clientCertificate
@@ -219,7 +219,7 @@ struct ClientAuthenticator: Sendable {
                                                    expiresAt: exp.addingTimeInterval(skew), now: now)
             guard fresh else { throw OAuthError.invalidClient("The client assertion has been used before (jti replay).") }
         } catch let e as OAuthError { throw e } catch {
-            throw OAuthError.serverError(detail: "replay cache: \(error)")
+            throw OAuthError.failure(error, "replay cache")
         }
         return verified
     }

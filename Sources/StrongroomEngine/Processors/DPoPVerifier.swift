@@ -65,7 +65,7 @@ struct DPoPVerifier: Sendable {
             fresh = try await replay.remember(namespace: "dpop:" + proof.thumbprint, value: proof.jti,
                                               expiresAt: proof.issuedAt.addingTimeInterval(Self.maxAge + 2 * skew), now: now)
         } catch {
-            throw OAuthError.serverError(detail: "DPoP replay store: \(error)")
+            throw OAuthError.failure(error, "DPoP replay store")
         }
         guard fresh else { throw OAuthError(.invalidDPoPProof, "the DPoP proof has been used before (jti replay)") }
         return proof

@@ -19,14 +19,24 @@ struct Introspector: Sendable {
 
     /// The introspection response for `token` as `auth` may see it: a client learns about its own
     /// tokens; an operator-designated resource server also about other clients' access tokens
-    /// (never their refresh tokens). Anything else, or anything dead, is `active: false`.
-    func describe(_ token: String, for auth: AuthenticatedClient) async -> [String: JSONValue] {
+    /// (never their refresh tokens). Anything else, or anything dead, is `active: false`. When the
+    /// database cannot be reached the answer is 503 (`OAuthError.failure`), never a false
+    /// "inactive" that a resource server would act on.
+    func describe(_ token: String, for auth: AuthenticatedClient) async throws(OAuthError) -> [String: JSONValue] {
         var body: [String: JSONValue] = ["active": false]
-        if token.count <= 4096, let r = try? await storage.token(hash: hasher.hash(token)), r.revokedAt == nil, r.expiresAt > now,
-           r.rotatedAt == nil,   // a refresh token rotated out is dead (RFC 9700 sec. 4.14.2)
-           r.clientID == auth.clientID || (auth.client.metadata.resourceServer == true && r.kind == .access),
-           // A failing lineage check counts as revoked (fail closed).
-           (try? await lineage.isRevoked(Lineage.of(codeID: r.codeID, familyID: r.familyID, grantID: r.grantID))) == false {
+        guard token.count <= 4096 else { return body }
+        let found: TokenRecord?
+        do { found = try await storage.token(hash: hasher.hash(token)) } catch { throw OAuthError.failure(error, "introspection") }
+        guard let r = found, r.revokedAt == nil, r.expiresAt > now,
+              r.rotatedAt == nil,   // a refresh token rotated out is dead (RFC 9700 sec. 4.14.2)
+              r.clientID == auth.clientID || (auth.client.metadata.resourceServer == true && r.kind == .access) else { return body }
+        // A failing lineage check counts as revoked (fail closed), unless it is an outage.
+        let revoked: Bool
+        do { revoked = try await lineage.isRevoked(Lineage.of(codeID: r.codeID, familyID: r.familyID, grantID: r.grantID)) } catch {
+            if error.code == .temporarilyUnavailable { throw error }
+            revoked = true
+        }
+        if !revoked {
             body = [
                 "active": true, "client_id": .string(r.clientID), "scope": .string(r.scopes.joined(separator: " ")),
                 "token_type": .string(r.kind == .access ? (r.dpopJKT != nil ? "DPoP" : "Bearer") : "refresh_token"),

@@ -77,7 +77,7 @@ struct LineageRevoker: Sendable {
         do {
             return try await storage.isRemembered(namespace: Self.namespace, values: lineages.map(\.key), now: clock.now())
         } catch {
-            throw OAuthError.serverError(detail: "lineage check: \(error)")
+            throw OAuthError.failure(error, "lineage check")
         }
     }
 }

@@ -68,7 +68,7 @@ struct TokenIssuer: Sendable {
                 dpopJKT: auth.method == .none ? dpop : nil, profile: profile, authTime: authTime, acr: acr, claimsRequest: claimsRequest,
                 expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.refreshToken)), createdAt: now))
         }
-        do { try await storage.saveTokens(records) } catch { throw OAuthError.serverError(detail: "save tokens: \(error)") }
+        do { try await storage.saveTokens(records) } catch { throw OAuthError.failure(error, "save tokens") }
         // Theft detection may have revoked this lineage while the tokens were being written: then
         // they are revoked here and never handed out (see `LineageRevoker.revoke`).
         let lineages = Lineage.of(codeID: codeID, familyID: family, grantID: grantID)

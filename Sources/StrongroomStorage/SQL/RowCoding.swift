@@ -31,7 +31,7 @@ enum StoredJSON {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))
         } catch {
-            throw StorageError.unavailable("column \(column) holds malformed JSON: \(error)")
+            throw StorageError.invalid("column \(column) holds malformed JSON: \(error)")
         }
     }
 }

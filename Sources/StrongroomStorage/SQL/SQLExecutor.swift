@@ -136,16 +136,48 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard !state.isShutDown else { throw StorageError.unavailable("storage is shut down") }
-        return try await body(database)
+        return try await Self.reportingOutages { try await body(database) }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await read(body)
     }
 
+    /// Runs `body`, turning a lost or refused connection into `StorageError.unavailable` (which
+    /// the endpoints answer with 503 and `Retry-After`); SQL errors (constraints and the like) pass
+    /// through as they are.
+    static func reportingOutages<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch where isOutage(error) {
+            throw StorageError.unavailable("the database cannot be reached: \(String(reflecting: error))")
+        }
+    }
+
+    /// Whether `error` says the database could not be reached or the connection was lost: a
+    /// connection-level PostgreSQL error, a server error of class 08 (connection exception), 57P
+    /// (operator intervention: shutdown, restart) or 53300 (too many connections), the pool timing
+    /// out, or a socket error.
+    static func isOutage(_ error: any Error) -> Bool {
+        if let e = error as? PSQLError {
+            if e.code == .server {
+                guard let state = e.serverInfo?[.sqlState] else { return false }
+                return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+            }
+            return e.code == .connectionError || e.code == .serverClosedConnection || e.code == .clientClosedConnection
+                || e.code == .uncleanShutdown || e.code == .poolClosed
+        }
+        return error is ConnectionPoolTimeoutError || error is ConnectionPoolError || error is NIOConnectionError
+            || error is IOError || error is ChannelError
+    }
+
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard !state.isShutDown else { throw StorageError.unavailable("storage is shut down") }
-        return try await database.withSession { session in
+        return try await Self.reportingOutages { try await transactionSession(body) }
+    }
+
+    private func transactionSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await database.withSession { session in
             try await session.raw("BEGIN").run()
             do {
                 let value = try await body(session)

@@ -110,7 +110,7 @@ extension SQLStorage {
     /// any value cannot be opened nothing is changed and the error names it. Idempotent.
     public func resealSecrets() async throws -> ResealSummary {
         guard let sealer = cipher.sealer else {
-            throw StorageError.unavailable("re-keying needs a key encryption key")
+            throw StorageError.invalid("re-keying needs a key encryption key")
         }
         return try await executor.transaction { db in
             var summary = ResealSummary(keyID: sealer.currentKeyID)

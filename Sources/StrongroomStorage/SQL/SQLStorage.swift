@@ -49,7 +49,7 @@ public final class SQLStorage: Storage {
         if url.hasPrefix("sqlite:") {
             var path = String(url.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-            guard !path.isEmpty else { throw StorageError.unavailable("sqlite URL without a path: \(url)") }
+            guard !path.isEmpty else { throw StorageError.invalid("sqlite URL without a path: \(url)") }
             let executor = try await SQLiteExecutor.open(
                 path: path == ":memory:" ? nil : path, readerCount: poolSize, logger: logger)
             return SQLStorage(executor: executor, sealer: sealer, logger: logger)
@@ -58,7 +58,7 @@ public final class SQLStorage: Storage {
             let executor = try PostgresExecutor(url: url, poolSize: max(1, poolSize), logger: logger)
             return SQLStorage(executor: executor, sealer: sealer, logger: logger)
         }
-        throw StorageError.unavailable("unsupported database URL scheme (expected sqlite: or postgres://)")
+        throw StorageError.invalid("unsupported database URL scheme (expected sqlite: or postgres://)")
     }
 
     // MARK: Housekeeping

@@ -119,7 +119,7 @@ extension Column {
                read: { cell, _, _ in
                    let raw = try cell.decode(String.self)
                    guard let value = E(rawValue: raw) else {
-                       throw StorageError.unavailable("column \(cell.name) holds unknown value '\(raw)'")
+                       throw StorageError.invalid("column \(cell.name) holds unknown value '\(raw)'")
                    }
                    return value
                })
@@ -146,7 +146,7 @@ extension Column {
     }
 
     private static func required(_ field: SealedField?, _ name: String) throws -> SealedField {
-        guard let field else { throw StorageError.unavailable("sealed column \(name) used without its row id") }
+        guard let field else { throw StorageError.invalid("sealed column \(name) used without its row id") }
         return field
     }
 }
@@ -308,7 +308,7 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
         let expected = previous + 1
         if expected < columns.count, columns[expected].keyPath == keyPath { return expected }
         guard let position = indexByKeyPath[keyPath] else {
-            throw StorageError.unavailable("\(name): property \(keyPath) has no column")
+            throw StorageError.invalid("\(name): property \(keyPath) has no column")
         }
         return position
     }
@@ -319,12 +319,12 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
         if let rowID = sealedRowIDIndex[position] {
             let idColumn = columns[rowID]
             guard let id = try idColumn.read(row.cell(rowID, idColumn.name), cipher, nil) as? String else {
-                throw StorageError.unavailable("\(name).\(idColumn.name) is not text")
+                throw StorageError.invalid("\(name).\(idColumn.name) is not text")
             }
             field = SealedField(table: name, column: column.name, rowID: id)
         }
         guard let value = try column.read(row.cell(position, column.name), cipher, field) as? V else {
-            throw StorageError.unavailable("\(name).\(column.name) does not hold a \(V.self)")
+            throw StorageError.invalid("\(name).\(column.name) does not hold a \(V.self)")
         }
         return value
     }

@@ -7,55 +7,6 @@ import Testing
 @testable import StrongroomJOSE
 @testable import StrongroomStorage
 
-/// A database that two nodes open, each with its own connections: an SQLite file in a temporary
-/// folder, or, when `STRONGROOM_TEST_POSTGRES_URL` is set, a fresh PostgreSQL schema
-/// (`?search_path=`, as the encryption tests do), so that the nodes' signing keys, seeded clients
-/// and replay entries never meet those of tests running beside them.
-struct SharedDatabase {
-    let backend: StorageBackend
-    let url: String
-    let directory: URL?
-    let schema: String?
-
-    /// Backends a second connection can open (not SQLite in memory); PostgreSQL only when configured.
-    static let backends = StorageBackend.enabled.filter { $0 != .sqliteMemory }
-
-    static func make(_ backend: StorageBackend) async throws -> SharedDatabase {
-        switch backend {
-        case .sqliteMemory:
-            throw StorageError.unavailable("an in-memory database cannot be shared by two nodes")
-        case .sqliteFile:
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongroom-nodes-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            return SharedDatabase(backend: backend, url: "sqlite:\(directory.path)/strongroom.sqlite", directory: directory, schema: nil)
-        case .postgres:
-            guard let base = StorageBackend.postgresURL else { throw StorageError.unavailable("STRONGROOM_TEST_POSTGRES_URL not set") }
-            let schema = "nodes_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let admin = try await SQLStorage.open(url: base, poolSize: 1, logger: StorageBackend.logger)
-            try await admin.executeForTests("CREATE SCHEMA \(schema)")
-            try await admin.shutdown()
-            let url = base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
-            return SharedDatabase(backend: backend, url: url, directory: nil, schema: schema)
-        }
-    }
-
-    /// A node's own storage over the shared database, migrated (a no-op for the second node).
-    func open() async throws -> SQLStorage {
-        let storage = try await SQLStorage.open(url: url, poolSize: 4, logger: StorageBackend.logger)
-        try await storage.migrate()
-        return storage
-    }
-
-    func cleanup() async {
-        if let directory { try? FileManager.default.removeItem(at: directory) }
-        if let schema, let base = StorageBackend.postgresURL,
-           let admin = try? await SQLStorage.open(url: base, poolSize: 1, logger: StorageBackend.logger) {
-            try? await admin.executeForTests("DROP SCHEMA \(schema) CASCADE")
-            try? await admin.shutdown()
-        }
-    }
-}
-
 /// Two engines ("nodes") with the same configuration (so the same `secret_hash_key`, which the
 /// stateless DPoP nonces are keyed with) over one shared database, each with its own storage
 /// connections and its own clock set to the same instant. One FAPI 2.0 client (`fapi2`,
@@ -74,7 +25,7 @@ struct TwoNodes {
     let clientKey: ServerSigningKey
     /// The DPoP key of the client (not its authentication key).
     let dpopKey: ServerSigningKey
-    let database: SharedDatabase
+    let database: IsolatedDatabase
 
     static func configuration(clientKey: ServerSigningKey, nonces: Bool) -> StrongroomConfiguration {
         var service = ServiceSettings(issuer: issuer)
@@ -94,7 +45,7 @@ struct TwoNodes {
 
     /// Starts node A, then node B (which finds A's signing keys and re-seeds the same client).
     static func start(_ backend: StorageBackend, nonces: Bool = false) async throws -> TwoNodes {
-        let database = try await SharedDatabase.make(backend)
+        let database = try await IsolatedDatabase.make(backend, prefix: "nodes")
         var storages: [SQLStorage] = []
         do {
             let clientKey = try ServerSigningKey.generate(.es256)
@@ -103,9 +54,9 @@ struct TwoNodes {
             logger.logLevel = .critical
             let now = Date()
             let clockA = FixedTime(now), clockB = FixedTime(now)
-            storages.append(try await database.open())
+            storages.append(try await database.open(nil, poolSize: 4))
             let a = try await Engine.start(configuration: config, storage: storages[0], logger: logger, clock: clockA)
-            storages.append(try await database.open())
+            storages.append(try await database.open(nil, poolSize: 4))
             let b = try await Engine.start(configuration: config, storage: storages[1], logger: logger, clock: clockB)
             return TwoNodes(a: a, b: b, clockA: clockA, clockB: clockB, clientKey: clientKey,
                             dpopKey: try ServerSigningKey.generate(.es256), database: database)
@@ -177,7 +128,7 @@ struct EngineDPoPMultiNodeTests {
         return (body["error"]?.stringValue, body["error_description"]?.stringValue)
     }
 
-    @Test("a proof's jti accepted by node A is refused by node B", arguments: SharedDatabase.backends)
+    @Test("a proof's jti accepted by node A is refused by node B", arguments: IsolatedDatabase.reopenable)
     func jtiReplayIsRefusedOnTheOtherNode(backend: StorageBackend) async throws {
         try await withTwoNodes(backend) { nodes in
             let proof = try nodes.proof()
@@ -192,7 +143,7 @@ struct EngineDPoPMultiNodeTests {
         }
     }
 
-    @Test("a proof's jti accepted by node B is refused by node A", arguments: SharedDatabase.backends)
+    @Test("a proof's jti accepted by node B is refused by node A", arguments: IsolatedDatabase.reopenable)
     func jtiReplayIsRefusedTheOtherWayRound(backend: StorageBackend) async throws {
         try await withTwoNodes(backend) { nodes in
             let proof = try nodes.proof()
@@ -206,7 +157,7 @@ struct EngineDPoPMultiNodeTests {
         }
     }
 
-    @Test("a server nonce issued by node A is accepted by node B", arguments: SharedDatabase.backends)
+    @Test("a server nonce issued by node A is accepted by node B", arguments: IsolatedDatabase.reopenable)
     func nonceFromNodeAIsGoodOnNodeB(backend: StorageBackend) async throws {
         try await withTwoNodes(backend, nonces: true) { nodes in
             let challenged = await nodes.a.token(try nodes.tokenRequest(proof: try nodes.proof()))
@@ -220,7 +171,7 @@ struct EngineDPoPMultiNodeTests {
         }
     }
 
-    @Test("node B refuses a nonce that no node issued", arguments: SharedDatabase.backends)
+    @Test("node B refuses a nonce that no node issued", arguments: IsolatedDatabase.reopenable)
     func aNonceNoNodeIssuedIsRefusedOnNodeB(backend: StorageBackend) async throws {
         try await withTwoNodes(backend, nonces: true) { nodes in
             let refused = await nodes.b.token(try nodes.tokenRequest(proof: try nodes.proof(nonce: "not-a-nonce-of-any-node")))
@@ -231,7 +182,7 @@ struct EngineDPoPMultiNodeTests {
         }
     }
 
-    @Test("20 concurrent token requests on two nodes with one proof: exactly one 200", arguments: SharedDatabase.backends)
+    @Test("20 concurrent token requests on two nodes with one proof: exactly one 200", arguments: IsolatedDatabase.reopenable)
     func concurrentRequestsWithOneProofHaveOneWinner(backend: StorageBackend) async throws {
         try await withTwoNodes(backend) { nodes in
             let proof = try nodes.proof()

@@ -66,9 +66,9 @@ struct EngineKeyEncryptionTests {
     }
 
     @Test("after rekey the server signs with the same keys (same kid) and the client_secret_jwt client still authenticates",
-          arguments: SealedDatabase.reopenable)
+          arguments: IsolatedDatabase.reopenable)
     func rekeyKeepsKeysAndClients(backend: StorageBackend) async throws {
-        try await withSealedDatabase(backend) { db in
+        try await withIsolatedDatabase(backend, prefix: "sealed") { db in
             let old = KeyEncryptionKey.generate(), new = KeyEncryptionKey.generate()
 
             let first = try await db.open(KeyEncryptionKeyRing(current: old))

@@ -6,67 +6,6 @@ import StrongroomJOSE
 import Testing
 @testable import StrongroomStorage
 
-/// A database of its own for the encryption tests, which can be opened again under other keys.
-/// On PostgreSQL it is a fresh schema (`?search_path=`), because re-keying and the start-up check
-/// read every row and must not see (or change) the rows of tests running beside them.
-/// Keys here are generated per run: test material only.
-struct SealedDatabase {
-    let backend: StorageBackend
-    let url: String
-    let directory: URL?
-    let schema: String?
-
-    /// Backends whose database outlives one connection (not SQLite in memory).
-    static let reopenable = StorageBackend.enabled.filter { $0 != .sqliteMemory }
-
-    static func make(_ backend: StorageBackend) async throws -> SealedDatabase {
-        switch backend {
-        case .sqliteMemory:
-            return SealedDatabase(backend: backend, url: "sqlite::memory:", directory: nil, schema: nil)
-        case .sqliteFile:
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongroom-sealed-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            return SealedDatabase(backend: backend, url: "sqlite:\(directory.path)/strongroom.sqlite", directory: directory, schema: nil)
-        case .postgres:
-            guard let base = StorageBackend.postgresURL else { throw StorageError.unavailable("STRONGROOM_TEST_POSTGRES_URL not set") }
-            let schema = "sealed_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let admin = try await SQLStorage.open(url: base, poolSize: 1, logger: StorageBackend.logger)
-            try await admin.executeForTests("CREATE SCHEMA \(schema)")
-            try await admin.shutdown()
-            let url = base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
-            return SealedDatabase(backend: backend, url: url, directory: nil, schema: schema)
-        }
-    }
-
-    /// Opens and migrates it, sealing under `ring` (nil: no key-encryption key).
-    func open(_ ring: KeyEncryptionKeyRing?) async throws -> SQLStorage {
-        let storage = try await SQLStorage.open(url: url, poolSize: 2, sealer: ring, logger: StorageBackend.logger)
-        try await storage.migrate()
-        return storage
-    }
-
-    func cleanup() async {
-        if let directory { try? FileManager.default.removeItem(at: directory) }
-        if let schema, let base = StorageBackend.postgresURL,
-           let admin = try? await SQLStorage.open(url: base, poolSize: 1, logger: StorageBackend.logger) {
-            try? await admin.executeForTests("DROP SCHEMA \(schema) CASCADE")
-            try? await admin.shutdown()
-        }
-    }
-}
-
-/// Runs `body` with a fresh `SealedDatabase`, removing it afterwards even if `body` throws.
-func withSealedDatabase(_ backend: StorageBackend, _ body: (SealedDatabase) async throws -> Void) async throws {
-    let db = try await SealedDatabase.make(backend)
-    do {
-        try await body(db)
-    } catch {
-        await db.cleanup()
-        throw error
-    }
-    await db.cleanup()
-}
-
 extension SQLStorage {
     /// The stored (raw) value of a sealed column, read with plain SQL.
     func rawSealedValue(_ column: SealedColumn, rowID: String) async throws -> String? {
@@ -119,7 +58,7 @@ enum SealedFixtures {
 struct StorageEncryptionTests {
     @Test("rows hold envelopes, never the private key or the secret; reads give them back", arguments: StorageBackend.enabled)
     func rowsHoldNoPlaintext(backend: StorageBackend) async throws {
-        try await withSealedDatabase(backend) { db in
+        try await withIsolatedDatabase(backend, prefix: "sealed") { db in
             let kek = KeyEncryptionKey.generate()
             let storage = try await db.open(SealedFixtures.ring(kek))
             do {
@@ -167,7 +106,7 @@ struct StorageEncryptionTests {
 
     @Test("a ciphertext moved to another row or column does not decrypt", arguments: StorageBackend.enabled)
     func swappedCiphertextFails(backend: StorageBackend) async throws {
-        try await withSealedDatabase(backend) { db in
+        try await withIsolatedDatabase(backend, prefix: "sealed") { db in
             let kek = KeyEncryptionKey.generate()
             let storage = try await db.open(SealedFixtures.ring(kek))
             do {
@@ -203,9 +142,9 @@ struct StorageEncryptionTests {
         }
     }
 
-    @Test("a wrong or missing key-encryption key is a clear error, not a crash", arguments: SealedDatabase.reopenable)
+    @Test("a wrong or missing key-encryption key is a clear error, not a crash", arguments: IsolatedDatabase.reopenable)
     func wrongKeyIsAnError(backend: StorageBackend) async throws {
-        try await withSealedDatabase(backend) { db in
+        try await withIsolatedDatabase(backend, prefix: "sealed") { db in
             let right = KeyEncryptionKey.generate(), wrong = KeyEncryptionKey.generate()
             let client = SealedFixtures.hmacClient()
             let (key, _) = try SealedFixtures.signingKey()
@@ -234,9 +173,9 @@ struct StorageEncryptionTests {
         }
     }
 
-    @Test("rekey moves every secret to the new key, in one go, idempotently", arguments: SealedDatabase.reopenable)
+    @Test("rekey moves every secret to the new key, in one go, idempotently", arguments: IsolatedDatabase.reopenable)
     func rekey(backend: StorageBackend) async throws {
-        try await withSealedDatabase(backend) { db in
+        try await withIsolatedDatabase(backend, prefix: "sealed") { db in
             let old = KeyEncryptionKey.generate(), new = KeyEncryptionKey.generate()
             let client = SealedFixtures.hmacClient()
             let (key, d) = try SealedFixtures.signingKey(.ps256)
@@ -267,9 +206,9 @@ struct StorageEncryptionTests {
         }
     }
 
-    @Test("plain values of a database from before encryption are sealed by the migration", arguments: SealedDatabase.reopenable)
+    @Test("plain values of a database from before encryption are sealed by the migration", arguments: IsolatedDatabase.reopenable)
     func migrationSealsLegacyRows(backend: StorageBackend) async throws {
-        try await withSealedDatabase(backend) { db in
+        try await withIsolatedDatabase(backend, prefix: "sealed") { db in
             let client = SealedFixtures.hmacClient()
             let (key, d) = try SealedFixtures.signingKey()
             // A schema-1 database as an older release left it: secrets in plain text.
@@ -295,9 +234,9 @@ struct StorageEncryptionTests {
         }
     }
 
-    @Test("rekey also encrypts values written without a key", arguments: SealedDatabase.reopenable)
+    @Test("rekey also encrypts values written without a key", arguments: IsolatedDatabase.reopenable)
     func rekeyEncryptsPlaintext(backend: StorageBackend) async throws {
-        try await withSealedDatabase(backend) { db in
+        try await withIsolatedDatabase(backend, prefix: "sealed") { db in
             let client = SealedFixtures.hmacClient()
             let unsealed = try await db.open(nil)
             try await unsealed.createClient(client)

@@ -84,7 +84,7 @@ struct StorageSchemaTests {
           arguments: StorageBackend.enabled)
     func declarationsMatchLiveSchema(backend: StorageBackend) async throws {
         // A database of its own (on PostgreSQL a fresh schema), so only the migrations' tables are seen.
-        try await withSealedDatabase(backend) { database in
+        try await withIsolatedDatabase(backend, prefix: "schema") { database in
             let storage = try await database.open(nil)
             let live: [String: LiveTable]
             do {

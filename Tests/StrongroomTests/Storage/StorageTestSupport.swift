@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StrongroomCore
+import StrongroomJOSE
 @testable import StrongroomStorage
 
 /// A database the storage suite runs against.
@@ -106,4 +107,67 @@ enum Records {
             profile: .fapi1Advanced, authTime: at(-5), acr: nil, claimsRequest: .object(["userinfo": .object(["name": .null])]),
             expiresAt: expiresAt, createdAt: t0)
     }
+}
+
+/// A database of its own, which can be opened more than once: again under other keys (the
+/// encryption tests) or by a second node (the multi-node tests). On PostgreSQL it is a fresh
+/// schema (`?search_path=`), so that reading every row (re-keying, start-up checks) or seeding a
+/// node never meets the rows of tests running beside it. Keys used with it are test material.
+struct IsolatedDatabase {
+    let backend: StorageBackend
+    let url: String
+    let directory: URL?
+    let schema: String?
+
+    /// Backends whose database outlives one connection (not SQLite in memory).
+    static let reopenable = StorageBackend.enabled.filter { $0 != .sqliteMemory }
+
+    /// `prefix` names the temporary folder and schema after what uses them.
+    static func make(_ backend: StorageBackend, prefix: String) async throws -> IsolatedDatabase {
+        switch backend {
+        case .sqliteMemory:
+            return IsolatedDatabase(backend: backend, url: "sqlite::memory:", directory: nil, schema: nil)
+        case .sqliteFile:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strongroom-\(prefix)-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            return IsolatedDatabase(backend: backend, url: "sqlite:\(directory.path)/strongroom.sqlite", directory: directory, schema: nil)
+        case .postgres:
+            guard let base = StorageBackend.postgresURL else { throw StorageError.unavailable("STRONGROOM_TEST_POSTGRES_URL not set") }
+            let schema = prefix + "_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let admin = try await SQLStorage.open(url: base, poolSize: 1, logger: StorageBackend.logger)
+            try await admin.executeForTests("CREATE SCHEMA \(schema)")
+            try await admin.shutdown()
+            let url = base + (base.contains("?") ? "&" : "?") + "search_path=\(schema)"
+            return IsolatedDatabase(backend: backend, url: url, directory: nil, schema: schema)
+        }
+    }
+
+    /// Opens and migrates it (a no-op for a second opener), sealing under `ring` (nil: no
+    /// key-encryption key).
+    func open(_ ring: KeyEncryptionKeyRing?, poolSize: Int = 2) async throws -> SQLStorage {
+        let storage = try await SQLStorage.open(url: url, poolSize: poolSize, sealer: ring, logger: StorageBackend.logger)
+        try await storage.migrate()
+        return storage
+    }
+
+    func cleanup() async {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+        if let schema, let base = StorageBackend.postgresURL,
+           let admin = try? await SQLStorage.open(url: base, poolSize: 1, logger: StorageBackend.logger) {
+            try? await admin.executeForTests("DROP SCHEMA \(schema) CASCADE")
+            try? await admin.shutdown()
+        }
+    }
+}
+
+/// Runs `body` with a fresh `IsolatedDatabase`, removing it afterwards even if `body` throws.
+func withIsolatedDatabase(_ backend: StorageBackend, prefix: String, _ body: (IsolatedDatabase) async throws -> Void) async throws {
+    let db = try await IsolatedDatabase.make(backend, prefix: prefix)
+    do {
+        try await body(db)
+    } catch {
+        await db.cleanup()
+        throw error
+    }
+    await db.cleanup()
 }
