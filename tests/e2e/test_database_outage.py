@@ -150,6 +150,14 @@ def test_database_outage_is_503_with_retry_after_and_recovers(outage_srv):
     assert r.json()["error"] == "temporarily_unavailable", r.text
     assert r.headers.get("Retry-After") == "5", r.headers
     assert time.time() - started < 35, "a request during the outage must not hang"
+    authorize = srv.api.get("/authorize", params={
+        "client_id": "demo-plain", "response_type": "code", "scope": "openid", "redirect_uri": srv.callback, "state": "s-1",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"},
+        allow_redirects=False, timeout=40)
+    # The client cannot be read, so its redirect URI is not validated: an error page, never a redirect.
+    assert authorize.status_code == 503 and "Location" not in authorize.headers, (authorize.status_code, authorize.headers)
+    assert authorize.headers["Content-Type"].startswith("text/html") and authorize.headers.get("Retry-After") == "5"
+    assert "temporarily_unavailable" in authorize.text
     health = srv.api.get("/healthz", timeout=40)
     assert health.status_code == 503 and health.headers.get("Retry-After") == "5", (health.status_code, health.text)
     assert health.json() == {"status": "unavailable", "reason": "the database does not answer"}
