@@ -4,9 +4,10 @@ import StrongroomJOSE
 import Yams
 
 /// The demo kit written by `strongroom demo init`: a test CA, a server certificate for
-/// localhost/127.0.0.1, two client certificates with their JWK Sets, and a configuration with
-/// FAPI scopes (`accounts` → FAPI 1.0 Baseline, `payments` → FAPI 1.0 Advanced), three clients
-/// and one user.
+/// localhost/127.0.0.1, four client certificates with their JWK Sets, and a configuration with
+/// FAPI scopes (`accounts` → FAPI 1.0 Baseline, `payments` → FAPI 1.0 Advanced, `fapi2-accounts`
+/// → FAPI 2.0 Security Profile, `fapi2-payments` → FAPI 2.0 Message Signing), five clients and
+/// one user.
 ///
 /// Everything it writes is DEMO/TEST material: fresh keys on every run, secrets printed on the
 /// terminal and stored in plain text. It lives in its own target, used only by the executable and
@@ -387,7 +388,7 @@ public enum DemoKit {
                                   under it. Without it strongroom.sqlite cannot be used.
         strongroom.sqlite         The database, created on first start (delete it to start afresh).
         ca.pem / ca.key.pem       Demo certificate authority. It issued the server certificate and
-                                  both client certificates, and the server trusts it for client
+                                  every client certificate, and the server trusts it for client
                                   certificates (server.client_ca_trust_anchors). Clients trust the
                                   server with it: curl --cacert ca.pem ...
         server.pem / server.key.pem
