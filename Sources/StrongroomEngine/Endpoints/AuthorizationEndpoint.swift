@@ -211,36 +211,32 @@ extension Engine {
                 return .failed(.errorPage(.invalidRequest("This sign-in was started in another browser or the page has expired. Please return to the application and start again.")))
             }
         }
-        if let refusal = limiter.take(.login, client: v.clientID) {
-            logger.notice("login refused: rate limit of the client", metadata: ["client_id": "\(v.clientID)", "x-fapi-interaction-id": "\(request.interactionID)"])
-            var retry = await ticket(v, interactionID: interactionID, step: .login,
-                                     message: "Too many sign-ins at the moment. Try again in \(Self.seconds(refusal.retryAfter)).")
-            retry.status = 429
-            retry.retryAfter = refusal.retryAfter
+        /// The login page again, refused for load: the message, the status and `Retry-After`, the
+        /// username kept in the form.
+        func loginAgain(_ message: String, status: Int, retryAfter: Int) async -> LoginOutcome {
+            var retry = await ticket(v, interactionID: interactionID, step: .login, message: message)
+            retry.status = status
+            retry.retryAfter = retryAfter
             if username.count <= 128 { retry.loginHint = username }
             return .failed(.interact(retry))
+        }
+        if let refusal = limiter.take(.login, client: v.clientID) {
+            logger.notice("login refused: rate limit of the client", metadata: ["client_id": "\(v.clientID)", "x-fapi-interaction-id": "\(request.interactionID)"])
+            return await loginAgain("Too many sign-ins at the moment. Try again in \(Self.seconds(refusal.retryAfter)).",
+                                    status: 429, retryAfter: refusal.retryAfter)
         }
         if let wait = loginThrottle.lockedOut(username, now: now) {
             logger.notice("login refused: too many failures", metadata: ["x-fapi-interaction-id": "\(request.interactionID)"])
             let seconds = max(1, Int(wait.rounded(.up)))
-            var retry = await ticket(v, interactionID: interactionID, step: .login,
-                                     message: "Too many unsuccessful attempts. Try again in \(Self.seconds(seconds)).")
-            retry.status = 429
-            retry.retryAfter = seconds
-            if username.count <= 128 { retry.loginHint = username }
-            return .failed(.interact(retry))
+            return await loginAgain("Too many unsuccessful attempts. Try again in \(Self.seconds(seconds)).", status: 429, retryAfter: seconds)
         }
         let throttle = loginThrottle
         let users = self.users
         guard let checked = await throttle.limited({ await users.authenticate(username: username, password: password) }) else {
             logger.notice("login shed: every password-hashing slot is busy and the queue is full",
                           metadata: ["x-fapi-interaction-id": "\(request.interactionID)"])
-            var retry = await ticket(v, interactionID: interactionID, step: .login,
-                                     message: "The server is busy. Please try again in a few seconds.")
-            retry.status = 503
-            retry.retryAfter = Self.loginShedRetryAfter
-            if username.count <= 128 { retry.loginHint = username }
-            return .failed(.interact(retry))
+            return await loginAgain("The server is busy. Please try again in a few seconds.", status: 503,
+                                    retryAfter: Self.loginShedRetryAfter)
         }
         guard let user = checked else {
             logger.info("login failed", metadata: ["client_id": "\(v.clientID)", "x-fapi-interaction-id": "\(request.interactionID)"])
