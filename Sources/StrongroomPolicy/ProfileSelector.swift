@@ -53,13 +53,8 @@ public struct ProfileSelector: Sendable {
         return Decision(profile: .oauth, reason: "no FAPI scope")
     }
 
-    /// The strictest profile a client's allowed scopes can select (for configuration-time checks).
+    /// Every FAPI profile a client's allowed scopes can select (for configuration-time checks).
     /// A client without a `scope` restriction may request every supported scope.
-    public func strictestProfile(for client: ClientMetadata) -> Profile {
-        profiles(for: client).max() ?? .oauth
-    }
-
-    /// Every FAPI profile a client's allowed scopes can select.
     public func profiles(for client: ClientMetadata) -> Set<Profile> {
         if let forced = service.forcedProfile { return [forced] }
         let names = client.allowedScopes ?? service.scopes.map(\.name)

@@ -57,9 +57,6 @@ public enum Profile: String, Sendable, Codable, CaseIterable, Comparable {
 
     public var isFAPI: Bool { self != .oauth }
 
-    /// One of the FAPI 2.0 profiles.
-    public var isFAPI2: Bool { rank >= Profile.fapi2Security.rank }
-
     /// The profile a scope attribute selects, if any (`fapi=r`, `fapi=rw`, `fapi2=sp`,
     /// `fapi2=ms-authreq`, `fapi2=ms-authres`, `fapi2=ms`).
     public static func selected(byAttribute key: String, value: String) -> Profile? {

@@ -50,7 +50,7 @@ extension Engine {
             "request_uri_parameter_supported": false,
             "require_pushed_authorization_requests": .bool(s.requirePushedAuthorizationRequests),
             "authorization_response_iss_parameter_supported": .bool(s.authorizationResponseIssParameter),
-            "dpop_signing_alg_values_supported": .array(s.algorithms.dpop.filter { $0 != .none && !$0.isSymmetric }.map { .string($0.rawValue) }),
+            "dpop_signing_alg_values_supported": .array(dpop.allowed.map { .string($0.rawValue) }),
             "tls_client_certificate_bound_access_tokens": .bool(s.tlsClientCertificateBoundAccessTokens),
             "acr_values_supported": strings(s.acrValues),
             "prompt_values_supported": ["none", "login", "consent", "select_account"],

@@ -137,11 +137,10 @@ extension Engine {
         }
         // RFC 9449 §10: a code bound to a DPoP key (dpop_jkt, or the proof sent to /par) is
         // redeemed only with a proof by that key.
-        if let bound = record.dpopJKT {
-            guard let proof else { throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: the authorization code is DPoP-bound") }
-            guard constantTimeEquals(proof.thumbprint, bound) else {
-                throw OAuthError(.invalidDPoPProof, "the DPoP proof's key is not the one the authorization code is bound to (dpop_jkt)")
-            }
+        switch DPoPBinding.check(bound: record.dpopJKT, presented: proof) {
+        case .satisfied: break
+        case .missing: throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: the authorization code is DPoP-bound")
+        case .other: throw OAuthError(.invalidDPoPProof, "the DPoP proof's key is not the one the authorization code is bound to (dpop_jkt)")
         }
         let selected = profiles(scopes: record.scopes, client: auth.client.metadata, recorded: record.profile)
         try clientAuthenticator.enforce(auth, profiles: selected)
@@ -187,11 +186,10 @@ extension Engine {
         case .other: throw OAuthError.invalidGrant("the refresh token is bound to another certificate")
         }
         // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
-        if let bound = record.dpopJKT {
-            guard let proof else { throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: the refresh token is DPoP-bound") }
-            guard constantTimeEquals(proof.thumbprint, bound) else {
-                throw OAuthError(.invalidDPoPProof, "the DPoP proof's key is not the one the refresh token is bound to")
-            }
+        switch DPoPBinding.check(bound: record.dpopJKT, presented: proof) {
+        case .satisfied: break
+        case .missing: throw OAuthError(.invalidDPoPProof, "a DPoP proof is required: the refresh token is DPoP-bound")
+        case .other: throw OAuthError(.invalidDPoPProof, "the DPoP proof's key is not the one the refresh token is bound to")
         }
         // A consent the user withdrew ends its refresh tokens too (besides the lineage marker).
         if let grantID = record.grantID, let grant = try? await storage.grant(id: grantID), grant.revokedAt != nil {
@@ -212,13 +210,12 @@ extension Engine {
             }
         }
         let binding = try certificateBinding(auth, profiles: selected, proof: proof)
-        var body = try await tokenIssuer.issue(auth: auth, subject: record.subject, scopes: scopes, codeID: record.codeID, grantID: record.grantID,
+        let body = try await tokenIssuer.issue(auth: auth, subject: record.subject, scopes: scopes, codeID: record.codeID, grantID: record.grantID,
                                          familyID: record.familyID, binding: binding, dpop: proof?.thumbprint, profile: record.profile,
                                          authTime: record.authTime,
                                          acr: record.acr, nonce: nil, claimsRequest: record.claimsRequest,
                                          withIDToken: scopes.contains("openid") && record.subject != nil,
                                          withRefresh: rotate)
-        if !rotate { body["refresh_token"] = nil }
         return (body, record.profile)
     }
 

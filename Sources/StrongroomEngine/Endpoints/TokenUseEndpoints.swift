@@ -63,8 +63,8 @@ extension Engine {
         if !e.errorDescription.isEmpty { challenge += ", error_description=\"\(e.errorDescription.replacingOccurrences(of: "\"", with: "'"))\"" }
         var r = EngineResponse.json(["error": .string(e.code.rawValue), "error_description": .string(e.errorDescription)], status: e.status)
         r.headers.append(Param("WWW-Authenticate", challenge))
-        if e.code == .useDPoPNonce || service.dpopNonceRequired { r.headers.append(Param("DPoP-Nonce", dpop.currentNonce)) }
-        return r
+        // `use_dpop_nonce` is only ever raised when nonces are required, so this carries its nonce.
+        return withDPoPNonce(r)
     }
 
     static func bearerError(_ e: OAuthError) -> EngineResponse {

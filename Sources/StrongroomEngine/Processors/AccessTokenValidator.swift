@@ -41,14 +41,30 @@ struct AccessTokenValidator: Sendable {
 
 }
 
+/// Whether what a request presents matches what a token or code is bound to: nothing bound, or the
+/// same thumbprint. Each caller answers a failure on its own channel.
+enum BindingCheck {
+    case satisfied, missing, other
+
+    static func compare(bound: String?, presented: String?) -> BindingCheck {
+        guard let bound else { return .satisfied }
+        guard let presented else { return .missing }
+        return constantTimeEquals(presented, bound) ? .satisfied : .other
+    }
+}
+
 /// RFC 8705 §3: whether the certificate presented is the one a token is bound to. Access tokens
 /// and refresh tokens answer a failure on their own channels (`invalid_token`, `invalid_grant`).
 enum CertificateBinding {
-    enum Result { case satisfied, missing, other }
+    static func check(bound: String?, presented: ClientCertificate?) -> BindingCheck {
+        .compare(bound: bound, presented: presented?.thumbprintS256)
+    }
+}
 
-    static func check(bound: String?, presented: ClientCertificate?) -> Result {
-        guard let bound else { return .satisfied }
-        guard let presented else { return .missing }
-        return constantTimeEquals(presented.thumbprintS256, bound) ? .satisfied : .other
+/// RFC 9449 §5, §7.1, §10: whether a DPoP proof is by the key a code, a refresh token or an access
+/// token is bound to (`dpop_jkt`, `cnf.jkt`).
+enum DPoPBinding {
+    static func check(bound: String?, presented: DPoPProof?) -> BindingCheck {
+        .compare(bound: bound, presented: presented?.thumbprint)
     }
 }

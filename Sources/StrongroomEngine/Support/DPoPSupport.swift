@@ -33,28 +33,23 @@ extension Engine {
 
     /// RFC 9449 §7.1 at a protected endpoint: a DPoP-bound token needs the `DPoP` scheme and a
     /// proof by its key tied to it (`ath`); a token that is not DPoP-bound is refused under the
-    /// `DPoP` scheme.
+    /// `DPoP` scheme. Either way the answer carries the `DPoP` challenge, whose
+    /// `protectedResourceError` gives these refusals their 401.
     func checkDPoPBinding(_ record: TokenRecord, token: String, scheme: TokenScheme, request: TransportRequest) async throws(OAuthError) {
-        guard let jkt = record.dpopJKT else {
-            if scheme == .dpop { throw OAuthError(.invalidToken, "the access token is not DPoP-bound: use the Bearer scheme", status: 401) }
+        guard record.dpopJKT != nil else {
+            if scheme == .dpop { throw OAuthError(.invalidToken, "the access token is not DPoP-bound: use the Bearer scheme") }
             return
         }
         guard scheme == .dpop else {
-            throw OAuthError(.invalidToken, "the access token is DPoP-bound: present it with the DPoP scheme and a proof", status: 401,
+            throw OAuthError(.invalidToken, "the access token is DPoP-bound: present it with the DPoP scheme and a proof",
                              rule: "RFC 9449 sec. 7.1")
         }
-        let proof: DPoPProof?
-        do { proof = try await dpopProof(request, accessToken: token) } catch {
-            var e = error
-            if e.code == .invalidDPoPProof || e.code == .useDPoPNonce { e.status = 401 }
-            throw e
-        }
-        guard let proof else {
-            throw OAuthError(.invalidToken, "a DPoP proof is required with a DPoP-bound access token", status: 401, rule: "RFC 9449 sec. 7.1")
-        }
-        guard constantTimeEquals(proof.thumbprint, jkt) else {
-            throw OAuthError(.invalidToken, "the DPoP proof is not signed by the key the access token is bound to", status: 401,
-                             rule: "RFC 9449 sec. 7.1")
+        switch DPoPBinding.check(bound: record.dpopJKT, presented: try await dpopProof(request, accessToken: token)) {
+        case .satisfied: break
+        case .missing:
+            throw OAuthError(.invalidToken, "a DPoP proof is required with a DPoP-bound access token", rule: "RFC 9449 sec. 7.1")
+        case .other:
+            throw OAuthError(.invalidToken, "the DPoP proof is not signed by the key the access token is bound to", rule: "RFC 9449 sec. 7.1")
         }
     }
 
