@@ -135,12 +135,17 @@ public struct RuleSet: Sendable {
     public let requirements: ProfileRequirements
 
     public init(profiles: Set<Profile>, service: ServiceSettings) {
+        self.init(profiles: profiles, lists: { ProfileLists.list(ProfileRules.rules(for: $0, service: service)) })
+    }
+
+    /// Composes from each profile's rules with their identities, as `ProfileLists` gives them.
+    init(profiles: Set<Profile>, lists: (Profile) -> [ProfileLists.Entry]) {
         let ordered = (profiles.isEmpty ? [.oauth] : profiles).sorted(by: >)
         var seen = Set<String>()
         var rules: [any Rule] = []
         for p in ordered {
-            for rule in ProfileRules.rules(for: p, service: service) where seen.insert(rule.identity).inserted {
-                rules.append(rule)
+            for entry in lists(p) where seen.insert(entry.identity).inserted {
+                rules.append(entry.rule)
             }
         }
         var r = ProfileRequirements.base
@@ -183,10 +188,13 @@ public struct RuleBook: Sendable {
     public init(service: ServiceSettings) {
         self.service = service
         let all = Profile.allCases
+        // Each profile's list and its rules' identities (reflection) once, not once per combination.
+        var lists: [Profile: [ProfileLists.Entry]] = [:]
+        for p in all { lists[p] = ProfileLists.list(ProfileRules.rules(for: p, service: service)) }
         var sets: [Set<Profile>: RuleSet] = [:]
         for mask in 0..<(1 << all.count) {
             let profiles = Set(all.indices.filter { mask & (1 << $0) != 0 }.map { all[$0] })
-            sets[profiles] = RuleSet(profiles: profiles, service: service)
+            sets[profiles] = RuleSet(profiles: profiles, lists: { lists[$0] ?? [] })
         }
         self.sets = sets
     }
@@ -197,4 +205,11 @@ public struct RuleBook: Sendable {
     }
 
     public func rules(for profile: Profile) -> RuleSet { rules(for: [profile]) }
+}
+
+/// A profile's rules paired with their identities, which decide what a union keeps once.
+enum ProfileLists {
+    typealias Entry = (rule: any Rule, identity: String)
+
+    static func list(_ rules: [any Rule]) -> [Entry] { rules.map { ($0, $0.identity) } }
 }
