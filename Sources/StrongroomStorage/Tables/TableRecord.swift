@@ -188,6 +188,12 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
     private let indexByKeyPath: [AnyKeyPath: Int]
     /// Per column, the index of its sealed row-id column.
     private let sealedRowIDIndex: [Int?]
+    /// Positions of the columns a whole-row update writes (all but the primary key and insert-only
+    /// columns), and of the primary key's columns, in declared order.
+    private let updatedPositions: [Int]
+    private let keyPositions: [Int]
+    /// ` ON CONFLICT (primary key) DO UPDATE SET column = excluded.column, …` (or `DO NOTHING`).
+    private let upsertSuffix: String
 
     init(_ name: String, primaryKey: [String], columns: [Column<Record>]) {
         self.name = name
@@ -201,6 +207,12 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
         self.deletePrefix = "DELETE FROM \(name) "
         self.returningColumns = " RETURNING \(columnList)"
         self.returningKey = " RETURNING \(primaryKey.joined(separator: ", "))"
+        let updatedPositions = columns.indices.filter { !primaryKey.contains(columns[$0].name) && !columns[$0].isInsertOnly }
+        self.updatedPositions = updatedPositions
+        self.keyPositions = primaryKey.compactMap { key in columns.firstIndex { $0.name == key } }
+        let updates = updatedPositions.map { "\(columns[$0].name) = excluded.\(columns[$0].name)" }
+        self.upsertSuffix = " ON CONFLICT (\(primaryKey.joined(separator: ", "))) "
+            + (updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates.joined(separator: ", "))")
         var index: [AnyKeyPath: Int] = [:]
         for (position, column) in columns.enumerated() {
             precondition(index.updateValue(position, forKey: column.keyPath) == nil, "\(name): property stored twice")
@@ -261,17 +273,10 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
         return query
     }
 
-    /// Columns a whole-row update writes: all but the primary key and insert-only columns.
-    private var updatedColumns: [Column<Record>] {
-        columns.filter { !primaryKey.contains($0.name) && !$0.isInsertOnly }
-    }
-
     /// `INSERT … ON CONFLICT (primary key) DO UPDATE SET column = excluded.column` for every updated column.
     func upsert(_ record: Record, cipher: FieldCipher) throws -> SQLQueryString {
         var query = try insert([record], cipher: cipher)
-        let updates = updatedColumns.map { "\($0.name) = excluded.\($0.name)" }
-        query.appendLiteral(" ON CONFLICT (\(primaryKey.joined(separator: ", "))) ")
-        query.appendLiteral(updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates.joined(separator: ", "))")
+        query.appendLiteral(upsertSuffix)
         return query
     }
 
@@ -279,16 +284,13 @@ struct TableSchema<Record: TableRecord>: AnyTableSchema, @unchecked Sendable {
     func update(_ record: Record, cipher: FieldCipher) throws -> SQLQueryString {
         let binds = try values(of: record, cipher: cipher)
         var query = SQLQueryString(updatePrefix)
-        var first = true
-        for (position, column) in columns.enumerated() where !primaryKey.contains(column.name) && !column.isInsertOnly {
-            query.appendLiteral(first ? "\(column.name) = " : ", \(column.name) = ")
+        for (index, position) in updatedPositions.enumerated() {
+            query.appendLiteral(index == 0 ? "\(columns[position].name) = " : ", \(columns[position].name) = ")
             query.appendInterpolation(bind: binds[position])
-            first = false
         }
         query.appendLiteral(" WHERE ")
-        for (index, key) in primaryKey.enumerated() {
-            guard let position = columns.firstIndex(where: { $0.name == key }) else { continue }
-            query.appendLiteral(index == 0 ? "\(key) = " : " AND \(key) = ")
+        for (index, position) in keyPositions.enumerated() {
+            query.appendLiteral(index == 0 ? "\(columns[position].name) = " : " AND \(columns[position].name) = ")
             query.appendInterpolation(bind: binds[position])
         }
         query.appendLiteral(returningKey)
