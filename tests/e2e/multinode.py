@@ -62,10 +62,8 @@ NODE_NAMES = ("a", "b", "c")
 START_TIMEOUT = 60.0
 
 # How long a node may serve what it read before another node changed it, from the server's code:
-# ClientRegistry.clientCacheLifetime (Sources/StrongroomEngine/Support/ClientRegistry.swift) and the
-# ExpirySweeper period, StrongroomHTTPServer.sweepInterval (Sources/StrongroomServer/StrongroomHTTPServer.swift),
-# after which a node re-reads the signing keys.
-CLIENT_CACHE_SECONDS = 5.0
+# the ExpirySweeper period, StrongroomHTTPServer.sweepInterval (Sources/StrongroomServer/StrongroomHTTPServer.swift),
+# after which a node re-reads the signing keys. Clients are read from the database on every request.
 KEY_RELOAD_SECONDS = 60.0
 
 

@@ -26,19 +26,13 @@ public struct ClientRegistry: Sendable {
     let hasher: SecretHasher
     let random: any RandomSource
     let clock: any TimeSource
-    /// Clients by id for `clientCacheLifetime` seconds (see `lookup`).
-    let cache = BoundedCache<String, Client>(capacity: 4096, lifetime: ClientRegistry.clientCacheLifetime)
-    static let clientCacheLifetime: TimeInterval = 5
 
-    /// A client by id, served from a short-lived cache: every token, PAR and introspection request
-    /// reads its client. Changes made through this registry are seen at once; changes made on
-    /// another node within `clientCacheLifetime` seconds.
+    /// A client by id, read from the database every time: a client deleted or changed on any node
+    /// (admin API, RFC 7592, the CLI) is refused or honoured by every node at once. No node keeps
+    /// a copy, because a copy that outlives a deletion would keep issuing tokens to a client that
+    /// no longer exists; the read is one primary-key lookup, as any invalidation check would be.
     func lookup(_ clientID: String) async throws -> Client? {
-        let now = clock.now()
-        if let hit = cache.get(clientID, now: now) { return hit }
-        guard let client = try await storage.client(id: clientID) else { return nil }
-        cache.put(clientID, client, now: now)
-        return client
+        try await storage.client(id: clientID)
     }
 
     public struct Registered: Sendable {
@@ -105,7 +99,6 @@ public struct ClientRegistry: Sendable {
             secretForHMAC: metadata.tokenEndpointAuthMethod == .clientSecretJWT ? secret : nil,
             registrationAccessTokenHash: rat.map(hasher.hash), source: source, createdAt: now, updatedAt: now)
         try await storage.createClient(client)
-        cache.remove(id)
         return Registered(client: client, clientSecret: secret, registrationAccessToken: rat)
     }
 
@@ -132,13 +125,11 @@ public struct ClientRegistry: Sendable {
         client.metadata = metadata
         client.updatedAt = clock.now()
         try await storage.updateClient(client)
-        cache.remove(clientID)
         return client
     }
 
     public func remove(clientID: String) async throws -> Bool {
-        defer { cache.remove(clientID) }
-        return try await storage.deleteClient(id: clientID)
+        try await storage.deleteClient(id: clientID)
     }
     public func list() async throws -> [Client] { try await storage.clients() }
     public func get(_ clientID: String) async throws -> Client? { try await storage.client(id: clientID) }
@@ -164,7 +155,6 @@ public struct ClientRegistry: Sendable {
         } else {
             try await storage.createClient(client)
         }
-        cache.remove(seed.clientID)
     }
 
     /// Checks a presented secret against the stored keyed hash, in constant time.
