@@ -78,17 +78,28 @@ final class SQLiteExecutor: SQLExecutor {
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard !state.isShutDown else { throw StorageError.unavailable("storage is shut down") }
         guard let reader else {
-            return try await writer.perform(body)
+            return try await Self.reportingFullDisk { try await writer.perform(body) }
         }
-        return try await body(reader)
+        return try await Self.reportingFullDisk { try await body(reader) }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writer.perform(body)
+        try await Self.reportingFullDisk { try await writer.perform(body) }
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writer.perform(body)
+        try await Self.reportingFullDisk { try await writer.perform(body) }
+    }
+
+    /// Runs `body`, turning a full disk (SQLITE_FULL) into `StorageError.unavailable`: the
+    /// endpoints answer it with 503 and `Retry-After`, as a database outage. SQLite rolled the
+    /// write back and nothing needs restarting: writes succeed again once space is freed.
+    static func reportingFullDisk<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as SQLiteFailure where error.isFull {
+            throw StorageError.unavailable("the database's disk is full: \(error)")
+        }
     }
 
     var committedBatches: Int {

@@ -44,6 +44,10 @@ struct SQLiteFailure: Error, CustomStringConvertible, Sendable {
     /// Another connection holds a lock this statement needs.
     var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
 
+    /// The file system is full (or the database reached its page limit): SQLITE_FULL. SQLite has
+    /// rolled the write back; the same write succeeds once there is room again.
+    var isFull: Bool { primaryCode == SQLITE_FULL }
+
     /// A PRIMARY KEY or UNIQUE constraint failed.
     var isUniqueViolation: Bool {
         // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_ROWID (extended codes).
@@ -213,6 +217,12 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
+    /// Whether a transaction is open on this connection. SQLite rolls a transaction back by itself
+    /// after some errors (SQLITE_FULL, I/O errors), and the connection is then in autocommit mode.
+    var isInTransaction: Bool {
+        lock.withLock { db.map { sqlite3_get_autocommit($0) == 0 } ?? false }
+    }
+
     /// Runs one statement; returns its rows. With `busyTimeout`, waits up to that long for locks.
     func run(_ sql: String, _ binds: [SQLiteValue], busyTimeoutMillis: Int32 = 0) throws -> [SQLiteResultRow] {
         try lock.withLock {
@@ -362,6 +372,9 @@ struct SQLiteDirectDatabase: SQLDatabase {
         self.logger = logger
         self.eventLoop = eventLoop
     }
+
+    /// Whether the connection has a transaction open (see `SQLiteHandle.isInTransaction`).
+    var isInTransaction: Bool { source.withHandle { $0.isInTransaction } }
 
     /// Serializes the expression and converts its binds to SQLite values.
     func prepare(_ query: any SQLExpression) throws -> (sql: String, binds: [SQLiteValue]) {

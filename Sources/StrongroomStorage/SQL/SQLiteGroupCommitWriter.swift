@@ -12,7 +12,9 @@ import SQLKit
 ///
 /// A batch first runs optimistically, without savepoints. If a request fails, the whole batch is
 /// rolled back and run again with each request in its own SAVEPOINT, so a failing request does not
-/// undo the others (and the others see exactly the state they would have seen alone).
+/// undo the others (and the others see exactly the state they would have seen alone). If SQLite
+/// has rolled the transaction back by itself (it does after SQLITE_FULL and I/O errors), nothing of
+/// the batch can be committed: every request of the batch fails with that error.
 ///
 /// The statements of a batch run on the flusher's thread (see `SQLiteDirectDatabase`); only the
 /// COMMIT, which waits for the disk, goes to NIO's thread pool.
@@ -26,7 +28,8 @@ final class SQLiteGroupCommitWriter: Sendable {
     }
 
     private struct Outcome: Sendable {
-        let succeeded: Bool
+        /// Why the request failed; nil if it succeeded.
+        let failure: (any Error)?
         /// Resumes the caller once the batch's fate (COMMIT succeeded, or the error) is known.
         let finish: @Sendable (Result<Void, any Error>) -> Void
     }
@@ -63,14 +66,14 @@ final class SQLiteGroupCommitWriter: Sendable {
                 run: { database in
                     do {
                         let value = try await body(database)
-                        return Outcome(succeeded: true) { commit in
+                        return Outcome(failure: nil) { commit in
                             switch commit {
                             case .success: continuation.resume(returning: value)
                             case .failure(let error): continuation.resume(throwing: error)
                             }
                         }
                     } catch {
-                        return Outcome(succeeded: false) { _ in continuation.resume(throwing: error) }
+                        return Outcome(failure: error) { _ in continuation.resume(throwing: error) }
                     }
                 },
                 abandon: { continuation.resume(throwing: $0) }
@@ -128,13 +131,15 @@ final class SQLiteGroupCommitWriter: Sendable {
         }
         do {
             // Optimistic pass: no savepoints.
-            var failed = false
+            var failure: (any Error)? = nil
             for job in batch {
                 let outcome = await job.run(database)
-                if !outcome.succeeded { failed = true; break }
+                if let error = outcome.failure { failure = error; break }
                 outcomes.append(outcome)
             }
-            if failed {
+            if let failure {
+                // SQLite rolled the transaction back itself: the batch fails with the request's error.
+                guard database.isInTransaction else { throw failure }
                 // Undo the whole batch and run it again, each request isolated in a savepoint. The
                 // outcomes of the first pass are dropped unreported: their effects were rolled back.
                 outcomes.removeAll(keepingCapacity: true)
@@ -143,7 +148,8 @@ final class SQLiteGroupCommitWriter: Sendable {
                 for job in batch {
                     try await statement("SAVEPOINT strongroom_write")
                     let outcome = await job.run(database)
-                    if !outcome.succeeded {
+                    if let error = outcome.failure {
+                        guard database.isInTransaction else { throw error }
                         try await statement("ROLLBACK TO strongroom_write")
                     }
                     try await statement("RELEASE strongroom_write")
@@ -157,8 +163,10 @@ final class SQLiteGroupCommitWriter: Sendable {
             }
         } catch {
             logger.error("SQLite write batch failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
-            do { try await statement("ROLLBACK") } catch {
-                logger.error("SQLite ROLLBACK failed", metadata: ["error": "\(error)"])
+            if database.isInTransaction {
+                do { try await statement("ROLLBACK") } catch {
+                    logger.error("SQLite ROLLBACK failed", metadata: ["error": "\(error)"])
+                }
             }
             for outcome in outcomes { outcome.finish(.failure(error)) }
             for job in batch.dropFirst(outcomes.count) { job.abandon(error) }
