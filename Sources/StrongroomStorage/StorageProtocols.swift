@@ -251,10 +251,24 @@ public struct SigningKeyRecord: Sendable, Equatable {
     }
 }
 
+/// One change to the signing keys, decided by the caller of `SigningKeyStore.changeKeys`.
+public enum SigningKeyChange: Sendable, Equatable {
+    case add(SigningKeyRecord)
+    /// As `SigningKeyStore.updateKeyStatus` sets it.
+    case setStatus(kid: String, SigningKeyRecord.Status, at: Date)
+}
+
 public protocol SigningKeyStore: Sendable {
     func saveKey(_ key: SigningKeyRecord) async throws
     func keys() async throws -> [SigningKeyRecord]
     func updateKeyStatus(kid: String, status: SigningKeyRecord.Status, at: Date) async throws
+    /// Reads the keys, asks `decide` what to change, and writes that, in one transaction that no
+    /// other `changeKeys` runs beside, from this node or any other: a decision is always taken on
+    /// the keys as they are (nodes starting together on an empty database create one key set, two
+    /// rotations at once do not both stage keys). Reads of the keys are not held up. Returns the
+    /// keys afterwards. `decide` may be called more than once and must only compute; an error it
+    /// throws changes nothing and is rethrown.
+    func changeKeys(_ decide: @escaping @Sendable ([SigningKeyRecord]) throws -> [SigningKeyChange]) async throws -> [SigningKeyRecord]
 }
 
 /// A login session of the built-in login page (cookie holds the plain id; the store the hash).

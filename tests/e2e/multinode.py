@@ -21,9 +21,9 @@ Tests usually need "made on node A, checked on node B": every node is also reach
 keeps the public URLs (what clients must name) but sends each request to one entry point; `RoutedBrowser`
 does the same for the login and consent pages and can move between entry points mid-flow.
 
-Node A starts first, alone (schema migration and the signing keys), then the others together: nodes
-started together on an empty database each create signing keys of their own (see
-`start_racing_nodes` and test_multinode.py::test_nodes_started_together_create_one_key_set).
+Node A starts first, alone (schema migration and the signing keys), then the others together. Nodes
+started together on an empty database are what `RacingNodes` (and
+test_multinode.py::test_nodes_started_together_create_one_key_set) line up.
 
 Every process started here is stopped by its PID at teardown. Needs STRONGROOM_TEST_POSTGRES_URL
 and HAProxy (Debian package `haproxy`); nginx only for the nginx layout.

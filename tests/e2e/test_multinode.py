@@ -607,14 +607,18 @@ def race(binary, kit):
     r.stop()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "KeyManager.ensureKeys (Sources/StrongroomEngine/Support/KeyManager.swift) reads the keys, then inserts one per "
-    "algorithm that has no active key, with no lock or uniqueness rule: nodes starting together on an empty database "
-    "each create (and sign with) keys of their own, and a node that loaded before the other's insert publishes only "
-    "its own until its next key reload (60 s)"))
 def test_nodes_started_together_create_one_key_set(race):
+    """Both nodes read "no keys" and try to create them at the same moment (lined up by the bed's
+    lock): KeyManager.ensureKeys creates them in SigningKeyStore.changeKeys, which checks again
+    under a table lock, so the second node finds the first one's keys and uses them."""
+    require(race.lined_up.get("signing_keys"), f"the two first starts were not lined up on signing_keys: {race.lined_up}")
     per_alg = Counter(alg for alg, _ in race.active_keys())
     assert per_alg == Counter({"ES256": 1, "PS256": 1}), f"active signing keys after a concurrent first start: {race.active_keys()}"
+    healthy = [n for n in race.nodes if race.outcome[n.name] == "healthy"]
+    require(healthy, f"no node started: {race.outcome}")
+    published = {n.name: {k["kid"] for k in requests.get(n.base + "/jwks", verify=n.ca, timeout=10).json()["keys"]} for n in healthy}
+    assert all(kids == {kid for _, kid in race.active_keys()} for kids in published.values()), \
+        f"the nodes publish {published}, the database holds {race.active_keys()}"
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(

@@ -75,7 +75,9 @@ extension Engine {
             case ("GET", "keys", 1):
                 return .json(.array(try await keys.list().map(keyJSON)))
             case ("POST", "keys", 2) where parts[1] == "rotate":
-                return .json(.array(try await keys.rotate().map(keyJSON)))
+                do { return .json(.array(try await keys.rotate().map(keyJSON))) } catch let refused as KeyRotationRefused {
+                    throw refused.oauthError
+                }
             case ("POST", "keys", 2) where parts[1] == "retire":
                 return .json(.array(try await keys.retire().map(keyJSON)))
             default:

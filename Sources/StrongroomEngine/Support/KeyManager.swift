@@ -39,16 +39,28 @@ public final class KeyManager: @unchecked Sendable {
 
     public func signer(for algorithm: JWSAlgorithm) -> ServerSigningKey? { ring.signer(for: algorithm) }
 
-    /// Creates an active key for each algorithm that has none.
+    /// Creates an active key for each algorithm that has none, once, however many nodes start
+    /// together on an empty database: the keys are created in `SigningKeyStore.changeKeys`, which
+    /// checks again under its lock, so a node that finds the keys another node has just created
+    /// uses those and drops its own.
     func ensureKeys() async throws {
         let existing = try await storage.keys()
-        for alg in Self.algorithms where !existing.contains(where: { $0.algorithm == alg && $0.status == .active }) {
-            let key = try ServerSigningKey.generate(alg)
-            try await storage.saveKey(SigningKeyRecord(
-                kid: key.kid, algorithm: alg, privateKeyPEM: key.privateKeyPEM, publicJWK: key.publicJWK.json,
-                status: .active, createdAt: clock.now(), activatedAt: clock.now()))
-            logger.notice("created signing key", metadata: ["kid": "\(key.kid)", "alg": "\(alg.rawValue)"])
+        let missing = Self.algorithms.filter { alg in !existing.contains { $0.algorithm == alg && $0.status == .active } }
+        guard !missing.isEmpty else { return }
+        // Generated before the lock is taken: an RSA key takes a while, and nobody waits for it.
+        let now = clock.now()
+        let candidates = try missing.map { try Self.record(ServerSigningKey.generate($0), status: .active, at: now) }
+        let after = try await storage.changeKeys { keys in
+            candidates.filter { new in !keys.contains { $0.algorithm == new.algorithm && $0.status == .active } }.map(SigningKeyChange.add)
         }
+        for key in candidates where after.contains(where: { $0.kid == key.kid }) {
+            logger.notice("created signing key", metadata: ["kid": "\(key.kid)", "alg": "\(key.algorithm.rawValue)"])
+        }
+    }
+
+    static func record(_ key: ServerSigningKey, status: SigningKeyRecord.Status, at now: Date) -> SigningKeyRecord {
+        SigningKeyRecord(kid: key.kid, algorithm: key.algorithm, privateKeyPEM: key.privateKeyPEM, publicJWK: key.publicJWK.json,
+                         status: status, createdAt: now, activatedAt: status == .active ? now : nil)
     }
 
     /// Re-reads keys from storage (another node may have rotated).
@@ -76,43 +88,70 @@ public final class KeyManager: @unchecked Sendable {
     }
 
     public func list() async throws -> [SigningKeyRecord] {
-        try await storage.keys().sorted { $0.createdAt < $1.createdAt }
+        Self.listed(try await storage.keys())
     }
 
     /// Phase one stages `next` keys; phase two promotes them. Returns the keys afterwards.
+    ///
+    /// The phase is the one that follows the keys as this call first finds them; if another node
+    /// or command changed them before this call's own change (`SigningKeyStore.changeKeys`), it
+    /// changes nothing and throws `KeyRotationRefused.changedMeanwhile`, so two rotations started
+    /// together never stage two key sets nor stage and promote in one go.
     @discardableResult
     public func rotate() async throws -> [SigningKeyRecord] {
-        let records = try await storage.keys()
-        let staged = records.filter { $0.status == .next }
+        let before = try await storage.keys()
+        let promoting = before.contains { $0.status == .next }
         let now = clock.now()
-        if staged.isEmpty {
-            for alg in Self.algorithms {
-                let key = try ServerSigningKey.generate(alg)
-                try await storage.saveKey(SigningKeyRecord(
-                    kid: key.kid, algorithm: alg, privateKeyPEM: key.privateKeyPEM, publicJWK: key.publicJWK.json,
-                    status: .next, createdAt: now))
-                logger.notice("staged signing key", metadata: ["kid": "\(key.kid)", "alg": "\(alg.rawValue)"])
+        let fresh = promoting ? [] : try Self.algorithms.map { try Self.record(ServerSigningKey.generate($0), status: .next, at: now) }
+        let after = try await storage.changeKeys { keys in
+            let staged = keys.filter { $0.status == .next }
+            guard promoting == !staged.isEmpty else { throw KeyRotationRefused.changedMeanwhile }
+            guard promoting else { return fresh.map(SigningKeyChange.add) }
+            let demoted = keys.filter { old in old.status == .active && staged.contains { $0.algorithm == old.algorithm } }
+            return demoted.map { .setStatus(kid: $0.kid, .retiring, at: now) } + staged.map { .setStatus(kid: $0.kid, .active, at: now) }
+        }
+        if promoting {
+            let staged = Set(before.filter { $0.status == .next }.map(\.kid))
+            for key in after where key.status == .active && staged.contains(key.kid) {
+                logger.notice("activated signing key", metadata: ["kid": "\(key.kid)", "alg": "\(key.algorithm.rawValue)"])
             }
         } else {
-            for old in records where old.status == .active && staged.contains(where: { $0.algorithm == old.algorithm }) {
-                try await storage.updateKeyStatus(kid: old.kid, status: .retiring, at: now)
-            }
-            for key in staged {
-                try await storage.updateKeyStatus(kid: key.kid, status: .active, at: now)
-                logger.notice("activated signing key", metadata: ["kid": "\(key.kid)"])
+            for key in fresh {
+                logger.notice("staged signing key", metadata: ["kid": "\(key.kid)", "alg": "\(key.algorithm.rawValue)"])
             }
         }
         try await reload()
-        return try await list()
+        return Self.listed(after)
     }
 
     /// Stops publishing keys that were rotated out.
     @discardableResult
     public func retire() async throws -> [SigningKeyRecord] {
-        for r in try await storage.keys() where r.status == .retiring {
-            try await storage.updateKeyStatus(kid: r.kid, status: .retired, at: clock.now())
+        let now = clock.now()
+        let after = try await storage.changeKeys { keys in
+            keys.filter { $0.status == .retiring }.map { .setStatus(kid: $0.kid, .retired, at: now) }
         }
         try await reload()
-        return try await list()
+        return Self.listed(after)
     }
+
+    static func listed(_ keys: [SigningKeyRecord]) -> [SigningKeyRecord] {
+        keys.sorted { $0.createdAt < $1.createdAt }
+    }
+}
+
+/// A rotation that was not made, and why.
+public enum KeyRotationRefused: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Another node or command changed the keys between this rotation's first look and its change.
+    case changedMeanwhile
+
+    public var description: String {
+        switch self {
+        case .changedMeanwhile:
+            "the signing keys were changed by another rotation meanwhile; nothing was changed: list the keys and run it again if still needed"
+        }
+    }
+
+    /// The admin API's answer: 409, the keys being in a state this rotation may not change.
+    var oauthError: OAuthError { OAuthError(.invalidRequest, description, status: 409) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import StrongroomCore
 @testable import StrongroomEngine
@@ -61,6 +62,120 @@ struct EngineMultiNodeClientTests {
             #expect(JSONValue.from(refused)["error"]?.stringValue == "invalid_scope")
             let kept = await Self.clientCredentials(nodes.b, id, scope: "profile")
             #expect(kept.status == 200, "the scope the client kept, at node B: \(Self.text(kept))")
+        }
+    }
+}
+
+/// Signing keys on several nodes sharing one database: created once however many nodes start
+/// together, and changed by one rotation at a time.
+@Suite("Signing keys across nodes on one database")
+struct EngineMultiNodeKeyTests {
+    static let logger: Logger = {
+        var logger = Logger(label: "test.keys")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// `count` storages ("nodes") on one fresh database, closed (and the database removed) afterwards.
+    static func withNodes(_ backend: StorageBackend, count: Int, _ body: ([SQLStorage]) async throws -> Void) async throws {
+        try await withIsolatedDatabase(backend, prefix: "keys") { database in
+            var storages: [SQLStorage] = []
+            do {
+                for _ in 0..<count { storages.append(try await database.open(nil, poolSize: 2)) }
+                try await body(storages)
+            } catch {
+                for s in storages { try? await s.shutdown() }
+                throw error
+            }
+            for s in storages { try await s.shutdown() }
+        }
+    }
+
+    static func record(_ kid: String, _ status: SigningKeyRecord.Status = .next) -> SigningKeyRecord {
+        SigningKeyRecord(kid: kid, algorithm: .es256, privateKeyPEM: "test material, never parsed", publicJWK: .object(["kty": "EC"]),
+                         status: status, createdAt: Date())
+    }
+
+    @Test("changeKeys from several connections at once: each decision sees the keys the previous ones wrote",
+          arguments: IsolatedDatabase.reopenable)
+    func changeKeysDecisionsAreSerialised(backend: StorageBackend) async throws {
+        try await Self.withNodes(backend, count: 2) { nodes in
+            // Each call adds the key named after how many it finds: two decisions taken on the same
+            // keys would pick the same name (a duplicate) and lose one of the ten.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<10 {
+                    let node = nodes[i % 2]
+                    group.addTask { _ = try await node.changeKeys { keys in [.add(Self.record("k\(keys.count)"))] } }
+                }
+                try await group.waitForAll()
+            }
+            #expect(Set(try await nodes[0].keys().map(\.kid)) == Set((0..<10).map { "k\($0)" }))
+        }
+    }
+
+    @Test("a decision that throws changes nothing", arguments: IsolatedDatabase.reopenable)
+    func aThrowingDecisionChangesNothing(backend: StorageBackend) async throws {
+        try await Self.withNodes(backend, count: 1) { nodes in
+            struct Refused: Error {}
+            try await nodes[0].saveKey(Self.record("kept", .active))
+            await #expect(throws: Refused.self) {
+                _ = try await nodes[0].changeKeys { _ in throw Refused() }
+            }
+            await #expect(throws: StorageError.notFound("signing key missing")) {
+                _ = try await nodes[0].changeKeys { _ in [.add(Self.record("added")), .setStatus(kid: "missing", .retired, at: Date())] }
+            }
+            #expect(try await nodes[0].keys().map(\.kid) == ["kept"])
+        }
+    }
+
+    @Test("three nodes starting together on an empty database create one key set and all sign with it",
+          arguments: IsolatedDatabase.reopenable)
+    func nodesStartingTogetherCreateOneKeySet(backend: StorageBackend) async throws {
+        try await Self.withNodes(backend, count: 3) { nodes in
+            let managers = try await withThrowingTaskGroup(of: KeyManager.self) { group in
+                for node in nodes { group.addTask { try await KeyManager.load(storage: node, clock: SystemTime(), logger: Self.logger) } }
+                var out: [KeyManager] = []
+                for try await m in group { out.append(m) }
+                return out
+            }
+            let keys = try await nodes[0].keys()
+            #expect(keys.count == 2, "\(keys.map { "\($0.algorithm.rawValue) \($0.kid) \($0.status)" })")
+            for alg in KeyManager.algorithms {
+                let active = keys.filter { $0.algorithm == alg && $0.status == .active }
+                #expect(active.count == 1, "\(alg.rawValue): \(active.map(\.kid))")
+                for m in managers {
+                    #expect(m.signer(for: alg)?.kid == active.first?.kid)
+                    #expect(m.ring.publicKeySet.keys.compactMap(\.kid).sorted() == keys.map(\.kid).sorted())
+                }
+            }
+        }
+    }
+
+    @Test("two rotations at once never stage two key sets", arguments: IsolatedDatabase.reopenable)
+    func concurrentRotationsStageOneSet(backend: StorageBackend) async throws {
+        try await Self.withNodes(backend, count: 2) { nodes in
+            let a = try await KeyManager.load(storage: nodes[0], clock: SystemTime(), logger: Self.logger)
+            let b = try await KeyManager.load(storage: nodes[1], clock: SystemTime(), logger: Self.logger)
+            let failures = await withTaskGroup(of: (any Error)?.self) { group in
+                for m in [a, b] {
+                    group.addTask {
+                        do { _ = try await m.rotate() } catch { return error }
+                        return nil
+                    }
+                }
+                var out: [any Error] = []
+                for await case let error? in group { out.append(error) }
+                return out
+            }
+            // The one that lost either found the keys changed under it or (had it looked after the
+            // other's stage) was refused promoting them so soon.
+            #expect(failures.count <= 1)
+            for error in failures { #expect(error is KeyRotationRefused, "\(error)") }
+            let keys = try await nodes[0].keys()
+            for alg in KeyManager.algorithms {
+                #expect(keys.filter { $0.algorithm == alg && $0.status == .next }.count <= 1, "\(alg.rawValue)")
+                #expect(keys.filter { $0.algorithm == alg && $0.status == .active }.count == 1, "\(alg.rawValue)")
+            }
         }
     }
 }
