@@ -17,11 +17,13 @@ Login throttling and the rate limits are per node and in memory by design (docs/
 "Abuse limits"); the tests check what the nodes do share there (users, sign-ins, sessions) and pin
 the documented per-node lock-out.
 
+Nodes started together on an empty database are lined up on the signing keys and the configured
+clients (`RacingNodes`): they create one key set and both start.
+
 What is not shared as it should be is reproduced by `xfail(strict=True)` tests, each naming the code
-at fault: nodes started together on an empty database race to create the signing keys and the
-configured clients, and a rotation finished on one node leaves the others signing with the retired
-key until their next key reload. An xfail test fails only on an `assert`; a step that must succeed on
-the way there fails through `require` (pytest.fail), so it cannot pass for the expected failure.
+at fault: a rotation finished on one node leaves the others signing with the retired key until their
+next key reload. An xfail test fails only on an `assert`; a step that must succeed on the way there
+fails through `require` (pytest.fail), so it cannot pass for the expected failure.
 """
 
 from __future__ import annotations
@@ -621,12 +623,14 @@ def test_nodes_started_together_create_one_key_set(race):
         f"the nodes publish {published}, the database holds {race.active_keys()}"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "ClientRegistry.upsertSeed (Sources/StrongroomEngine/Support/ClientRegistry.swift) reads a configured client, then "
-    "creates it if absent: of two nodes seeding an empty database together one hits the other's row and `serve` exits "
-    "with status 1, 'error: duplicate(\"client ...\")' (UserDirectory.upsertSeed has the same shape)"))
 def test_nodes_started_together_both_start(race):
+    """Both nodes read "no such client" and insert the configured clients at the same moment (lined
+    up by the bed's lock): the one whose insert meets the other's row refreshes it instead
+    (ClientRegistry.upsertSeed; users likewise), and both serve."""
+    require(race.lined_up.get("clients"), f"the two first starts were not lined up on clients: {race.lined_up}")
     assert race.outcome == {"a": "healthy", "b": "healthy"}, f"nodes started together: {race.outcome}"
+    for n in race.nodes:
+        assert "duplicate" not in n.log_tail(200), f"node {n.name}'s log:\n{n.log_tail()}"
 
 
 # ----------------------------------------------------------------------------------------------

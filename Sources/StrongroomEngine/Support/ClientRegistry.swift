@@ -134,7 +134,9 @@ public struct ClientRegistry: Sendable {
     public func list() async throws -> [Client] { try await storage.clients() }
     public func get(_ clientID: String) async throws -> Client? { try await storage.client(id: clientID) }
 
-    /// Creates or refreshes a client declared in the configuration file.
+    /// Creates or refreshes a client declared in the configuration file. Nodes starting together
+    /// seed the same clients: a create that finds the client already there (another node created
+    /// it after this one looked) refreshes it instead, as if it had been there all along.
     func upsertSeed(_ seed: SeedClient) async throws {
         let violations = validate(seed.metadata)
         guard violations.isEmpty else {
@@ -145,16 +147,20 @@ public struct ClientRegistry: Sendable {
         if seed.metadata.tokenEndpointAuthMethod.usesSharedSecret && secret == nil {
             throw ConfigurationError(key: "clients[\(seed.clientID)].client_secret", message: "is required for \(seed.metadata.tokenEndpointAuthMethod.rawValue)")
         }
-        var client = Client(
+        let client = Client(
             clientID: seed.clientID, metadata: seed.metadata, secretHash: secret.map(hasher.hash),
             secretForHMAC: seed.metadata.tokenEndpointAuthMethod == .clientSecretJWT ? secret : nil,
             source: "config", createdAt: now, updatedAt: now)
-        if let existing = try await storage.client(id: seed.clientID) {
-            client.createdAt = existing.createdAt
-            try await storage.updateClient(client)
-        } else {
-            try await storage.createClient(client)
+        if try await storage.client(id: seed.clientID) == nil {
+            do {
+                try await storage.createClient(client)
+                return
+            } catch StorageError.duplicate {
+                // Another node seeded it first: refreshed below like any existing client.
+            }
         }
+        // The stored `created_at` is kept (an update never writes it).
+        try await storage.updateClient(client)
     }
 
     /// Checks a presented secret against the stored keyed hash, in constant time.
@@ -205,22 +211,32 @@ public struct UserDirectory: Sendable {
     }
 
 
+    /// Creates or refreshes a user declared in the configuration file. As for seeded clients, a
+    /// create that finds the user already there (another node starting at the same time created it
+    /// after this one looked) refreshes that user instead.
     func upsertSeed(_ seed: SeedUser) async throws {
         let hash: String
         if let h = seed.passwordHash { hash = h } else { hash = await offloadBlocking { PasswordHasher.hash(seed.password ?? "", cost: Self.passwordCost) } }
-        if var existing = try await storage.user(username: seed.username) {
-            if let pw = seed.password, Self.cost(of: existing.passwordHash) == Self.passwordCost,
-               PasswordHasher.verify(pw, hash: existing.passwordHash) {
-                existing.claims = seed.claims
-            } else {
-                existing.passwordHash = hash
-                existing.claims = seed.claims
+        var found = try await storage.user(username: seed.username)
+        if found == nil {
+            do {
+                // The subject is derived from the username so configured users keep their `sub` across databases.
+                try await storage.createUser(User(subject: "u-" + Base64URL.encode(Array(seed.username.utf8)), username: seed.username,
+                                                  passwordHash: hash, claims: seed.claims, createdAt: clock.now()))
+                return
+            } catch StorageError.duplicate {
+                // Another node seeded it first: refreshed below.
+                found = try await storage.user(username: seed.username)
             }
-            try await storage.updateUser(existing)
-        } else {
-            // The subject is derived from the username so configured users keep their `sub` across databases.
-            try await storage.createUser(User(subject: "u-" + Base64URL.encode(Array(seed.username.utf8)), username: seed.username,
-                                              passwordHash: hash, claims: seed.claims, createdAt: clock.now()))
         }
+        guard var existing = found else { throw StorageError.notFound("user \(seed.username)") }
+        if let pw = seed.password, Self.cost(of: existing.passwordHash) == Self.passwordCost,
+           PasswordHasher.verify(pw, hash: existing.passwordHash) {
+            existing.claims = seed.claims
+        } else {
+            existing.passwordHash = hash
+            existing.claims = seed.claims
+        }
+        try await storage.updateUser(existing)
     }
 }

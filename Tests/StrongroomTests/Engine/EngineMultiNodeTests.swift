@@ -179,3 +179,105 @@ struct EngineMultiNodeKeyTests {
         }
     }
 }
+
+/// Clients and users of the configuration file, seeded by every node at start: a node that finds
+/// one created by another node between its read and its create refreshes it instead of failing.
+@Suite("Seeding across nodes on one database")
+struct EngineMultiNodeSeedTests {
+    /// A store whose first read of each client or user answers "absent": what a node sees when
+    /// another node creates it just after this one looked.
+    final class LateStore: ClientStore, UserStore, @unchecked Sendable {
+        let base: SQLStorage
+        private let lock = NSLock()
+        private var looked: Set<String> = []
+        init(_ base: SQLStorage) { self.base = base }
+
+        private func firstLook(_ key: String) -> Bool { lock.withLock { looked.insert(key).inserted } }
+
+        func createClient(_ client: Client) async throws { try await base.createClient(client) }
+        func client(id: String) async throws -> Client? { firstLook("client " + id) ? nil : try await base.client(id: id) }
+        func clients() async throws -> [Client] { try await base.clients() }
+        func updateClient(_ client: Client) async throws { try await base.updateClient(client) }
+        func deleteClient(id: String) async throws -> Bool { try await base.deleteClient(id: id) }
+
+        func createUser(_ user: User) async throws { try await base.createUser(user) }
+        func user(username: String) async throws -> User? { firstLook("user " + username) ? nil : try await base.user(username: username) }
+        func user(subject: String) async throws -> User? { try await base.user(subject: subject) }
+        func users() async throws -> [User] { try await base.users() }
+        func updateUser(_ user: User) async throws { try await base.updateUser(user) }
+        func deleteUser(username: String) async throws -> Bool { try await base.deleteUser(username: username) }
+    }
+
+    static let hasher = SecretHasher(key: Data(repeating: 7, count: 32))
+    static let created = Date(timeIntervalSince1970: 1_700_000_000)
+
+    @Test("a configured client another node created after this one looked is refreshed, not a failed start",
+          arguments: StorageBackend.enabled)
+    func clientCreatedMeanwhileIsRefreshed(backend: StorageBackend) async throws {
+        try await withStorage(backend) { storage, _ in
+            let id = uniqueID("seeded")
+            try await storage.createClient(Client(clientID: id, metadata: ClientMetadata(clientName: "older", scope: "openid"),
+                                                  source: "config", createdAt: Self.created, updatedAt: Self.created))
+            let registry = ClientRegistry(storage: LateStore(storage), service: ServiceSettings(issuer: "https://as.test"),
+                                          hasher: Self.hasher, random: SystemRandom(), clock: SystemTime())
+            let metadata = ClientMetadata(clientName: "as configured", redirectURIs: ["https://rp.test/cb"], tokenEndpointAuthMethod: .none,
+                                          scope: "openid profile")
+            try await registry.upsertSeed(SeedClient(clientID: id, metadata: metadata))
+            let stored = try #require(try await storage.client(id: id))
+            #expect(stored.metadata == metadata)
+            #expect(stored.createdAt == Self.created)
+        }
+    }
+
+    @Test("a configured user another node created after this one looked is refreshed, not a failed start",
+          arguments: StorageBackend.enabled)
+    func userCreatedMeanwhileIsRefreshed(backend: StorageBackend) async throws {
+        try await withStorage(backend) { storage, _ in
+            let username = uniqueID("seeded-user")
+            let subject = "u-" + Base64URL.encode(Array(username.utf8))
+            try await storage.createUser(User(subject: subject, username: username, passwordHash: "$2b$04$older", claims: ["name": "Older"],
+                                              createdAt: Self.created))
+            let directory = UserDirectory(storage: LateStore(storage), random: SystemRandom(), clock: SystemTime())
+            try await directory.upsertSeed(SeedUser(username: username, passwordHash: "$2b$04$configured", claims: ["name": "Configured"]))
+            let stored = try #require(try await storage.user(username: username))
+            #expect(stored.subject == subject)
+            #expect(stored.passwordHash == "$2b$04$configured")
+            #expect(stored.claims == ["name": "Configured"])
+        }
+    }
+
+    @Test("two engines starting together on an empty database both start, with one row per configured client and user",
+          arguments: IsolatedDatabase.reopenable)
+    func enginesStartingTogetherBothStart(backend: StorageBackend) async throws {
+        try await withIsolatedDatabase(backend, prefix: "seeds") { database in
+            var config = TwoNodes.configuration(clientKey: try ServerSigningKey.generate(.es256), nonces: false)
+            let hash = PasswordHasher.hash("seeded-user-password", cost: 4)
+            for i in 0..<20 {
+                config.clients.append(SeedClient(clientID: "seed-\(i)", metadata: ClientMetadata(
+                    redirectURIs: ["https://rp.test/cb"], tokenEndpointAuthMethod: .none, scope: "openid")))
+                config.users.append(SeedUser(username: "user-\(i)", passwordHash: hash))
+            }
+            var logger = Logger(label: "test.seeds")
+            logger.logLevel = .critical
+            let storages = [try await database.open(nil, poolSize: 2), try await database.open(nil, poolSize: 2)]
+            let results = await withTaskGroup(of: (any Error)?.self) { group in
+                for storage in storages {
+                    group.addTask { [config, logger] in
+                        do {
+                            let engine = try await Engine.start(configuration: config, storage: storage, logger: logger)
+                            await engine.shutdown()
+                            return nil
+                        } catch { return error }
+                    }
+                }
+                var out: [any Error] = []
+                for await case let error? in group { out.append(error) }
+                return out
+            }
+            #expect(results.isEmpty, "\(results)")
+            #expect(try await storages[0].clients().map(\.clientID).sorted() == config.clients.map(\.clientID).sorted())
+            #expect(try await storages[0].users().map(\.username).sorted() == config.users.map(\.username).sorted())
+            for s in storages { try await s.shutdown() }
+        }
+    }
+}
