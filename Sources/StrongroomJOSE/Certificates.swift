@@ -71,8 +71,10 @@ public struct ClientCertificate: Sendable, Equatable {
     /// `x5t#S256` of the leaf.
     public var thumbprintS256: String { Thumbprints.certificateSHA256(der: chainDER[0]) }
 
-    /// RFC 4514 form, most specific RDN first, e.g. `CN=client1,O=Strongroom Demo,C=GB`.
-    public var subjectDN: String { String(describing: leaf.subject) }
+    /// RFC 4514 form, most specific RDN first, e.g. `CN=client1,O=Strongroom Demo,C=GB`; a value
+    /// that is not a string is `#` and the hex of its DER (RFC 4514 §2.4), so that the text
+    /// always matches the certificate it came from (`subjectMatches`).
+    public var subjectDN: String { DNText.format(leaf.subject) }
 
     private var generalNames: [GeneralName] {
         guard let sans = try? leaf.extensions.subjectAlternativeNames else { return [] }
@@ -278,10 +280,46 @@ enum DNText {
     static func normalized(_ dn: DistinguishedName) -> [RDN] {
         dn.reversed().map { rdn in
             rdn.map { attribute in
-                let value = String(attribute.value) ?? String(describing: attribute.value)
-                return Pair(type: normalizeType(String(describing: attribute.type).replacingOccurrences(of: " ", with: "")), value: normalizeValue(value))
+                let type = normalizeType(String(describing: attribute.type).replacingOccurrences(of: " ", with: ""))
+                guard let value = String(attribute.value) else { return Pair(type: type, value: "#" + hex(attribute.value)) }
+                return Pair(type: type, value: normalizeValue(value))
             }.sorted()
         }
+    }
+
+    /// RFC 4514 text: swift-certificates' escaping for string values; `TYPE=#hex` of the DER for
+    /// the rest, where the library would print its own debugging form.
+    static func format(_ dn: DistinguishedName) -> String {
+        dn.reversed().map { rdn in
+            rdn.map { attribute in
+                if String(attribute.value) != nil { return String(describing: attribute) }
+                let oid = String(describing: attribute.type)
+                return (names[oid] ?? oid) + "=#" + hex(attribute.value)
+            }.joined(separator: "+")
+        }.joined(separator: ",")
+    }
+
+    static func hex(_ value: RelativeDistinguishedName.Attribute.Value) -> String {
+        var serializer = DER.Serializer()
+        guard (try? serializer.serialize(ASN1Any(value))) != nil else { return "" }
+        return serializer.serializedBytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A `#hex` value (RFC 4514 §2.4, §3): the DER of an attribute value. A string in it compares
+    /// as that string; anything else as its lowercase hex. Nil when the hex is malformed.
+    static func hexFormValue(_ hexText: Substring) -> String? {
+        let digits = Array(hexText.utf8)
+        guard !digits.isEmpty, digits.count.isMultiple(of: 2), digits.count <= 2048 else { return nil }
+        var der: [UInt8] = []
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let h = hexValue(digits[i]), let l = hexValue(digits[i + 1]) else { return nil }
+            der.append(h << 4 | l)
+        }
+        if let s = try? ASN1UTF8String(derEncoded: der) { return normalizeValue(String(s)) }
+        if let s = try? ASN1PrintableString(derEncoded: der) { return normalizeValue(String(s)) }
+        if let s = try? ASN1IA5String(derEncoded: der) { return normalizeValue(String(s)) }
+        guard (try? DER.parse(der)) != nil else { return nil }
+        return "#" + String(decoding: digits, as: UTF8.self).lowercased()
     }
 
     /// Parses an RFC 4514 string (`,` or `;` between RDNs, `+` inside, backslash escapes incl. `\XX`).
@@ -292,12 +330,22 @@ enum DNText {
         var type = ""
         var value: [UInt8] = []
         var inValue = false
+        // The value began with an unescaped `#`: hex of its DER follows.
+        var hexForm = false
         var bytes = Array(text.utf8)[...]
         func finishAttribute() -> Bool {
             let t = type.trimmingCharacters(in: .whitespaces)
             guard inValue, !t.isEmpty else { return false }
-            current.append(Pair(type: normalizeType(t), value: normalizeValue(String(decoding: value, as: UTF8.self))))
-            type = ""; value = []; inValue = false
+            let text = String(decoding: value, as: UTF8.self)
+            let normalizedValue: String
+            if hexForm {
+                guard let v = hexFormValue(Substring(text.trimmingCharacters(in: .whitespaces).dropFirst())) else { return false }
+                normalizedValue = v
+            } else {
+                normalizedValue = normalizeValue(text)
+            }
+            current.append(Pair(type: normalizeType(t), value: normalizedValue))
+            type = ""; value = []; inValue = false; hexForm = false
             return true
         }
         while let b = bytes.popFirst() {
@@ -320,6 +368,7 @@ enum DNText {
                 guard finishAttribute() else { return nil }
                 rdns.append(current.sorted()); current = []
             default:
+                if b == UInt8(ascii: "#"), value.allSatisfy({ $0 == UInt8(ascii: " ") }) { hexForm = true }
                 value.append(b)
             }
         }

@@ -34,6 +34,34 @@ import X509
         #expect(!cert.subjectMatches(""))
     }
 
+    /// Found by the `client-cert` fuzz target: a subject whose O value is not a string (a
+    /// context-specific tag). It prints as RFC 4514's `#hex` of the DER (it printed as the
+    /// library's `ASN1Any([...])` debugging text, which did not match the certificate itself).
+    static let nonStringSubject = ":MIIBlzCCAT2gAwIBAgIBBzAKBggqhkjOPQQDAjAwMRQwEgYDVQQDDAtmdXp6LWNsaWVudDEYMBYGA1UECgwPU3Ryb25ncm9vbSBGdXp6MB4XDTI2MTIwMTE1MTc1MloXDTM2MTEyODE1MTc1MlowMDEUMBIGA0UEAwwLZnV6ei1jbGllbnQxGDAWBgNVBAOMD1N0cm9uZ3Jvb20gRnV6ejBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABBKcjsyU5Z44SVJhUuqs2MBGt0ZSIKjGWkOIwPY7fNUNK/w5kwY0m63xl/uA2OgHZNV/ooSPeM+5zvOskXnvMqijSDBGMEQGA1UdEQQ9MDuCDmNsaWVudC5leGFtcGxlhhdodHRwczovL2NsaWVudGleC5FtcGxlL4EQYUBjbGllbnQuZXhhbXBsZTAKBggqhkjOPQQDAgNIADBFAiEAvhldIz4n45UxG5iboFkoK6N+69si7OOTFhl5ERsCnSsCIAeDkJhvuBujxp2lApeG5IsLe3lmihfeGl3Kn/Da9EZ6:"
+
+    @Test func aNonStringSubjectValueIsHexAndMatchesItself() throws {
+        let cert = try ClientCertificate.fromRFC9440(header: Self.nonStringSubject, chainHeader: nil)
+        #expect(cert.subjectDN.hasPrefix("CN=#8c0f"), "\(cert.subjectDN)")
+        #expect(!cert.subjectDN.contains("ASN1Any"))
+        #expect(cert.subjectMatches(cert.subjectDN))
+        #expect(cert.subjectMatches(cert.subjectDN.uppercased().replacingOccurrences(of: "CN=#", with: "cn=#")))
+        // The library's debugging form is not a way to name the value.
+        #expect(!cert.subjectMatches("CN=ASN1Any([140, 15]),1.29.4.3=fuzz-client"))
+    }
+
+    @Test func aHexValueMatchesTheStringItEncodes() throws {
+        let cert = try ClientCertificate(chainDER: [Self.client.certificateDER])
+        // 0c 07 "client1": a UTF8String; 13 0f "Strongroom Demo": a PrintableString.
+        #expect(cert.subjectMatches("CN=#0c07636c69656e7431,O=Strongroom Demo,C=GB"))
+        #expect(cert.subjectMatches("CN=client1,O=#130f5374726f6e67726f6f6d2044656d6f,C=GB"))
+        #expect(!cert.subjectMatches("CN=#0c07636c69656e7432,O=Strongroom Demo,C=GB"))   // client2
+        #expect(!cert.subjectMatches("CN=#0c07636c69656e743,O=Strongroom Demo,C=GB"))    // odd length
+        #expect(!cert.subjectMatches("CN=#zz,O=Strongroom Demo,C=GB"))                   // not hex
+        #expect(!cert.subjectMatches("CN=#0c09636c69656e7431,O=Strongroom Demo,C=GB"))   // bad DER length
+        // An escaped `#` is the character itself.
+        #expect(!cert.subjectMatches("CN=\\#0c07636c69656e7431,O=Strongroom Demo,C=GB"))
+    }
+
     @Test func escapedDNValues() throws {
         let ca = try DemoPKI.makeCA(commonName: "CA")
         let issued = try DemoPKI.issueClientCertificate(ca: ca, commonName: "Doe, John", organization: "A+B", keyAlgorithm: .es256)
