@@ -69,13 +69,14 @@ struct TokenIssuer: Sendable {
                 expiresAt: now.addingTimeInterval(TimeInterval(service.lifetimes.refreshToken)), createdAt: now))
         }
         do { try await storage.saveTokens(records) } catch { throw OAuthError.failure(error, "save tokens") }
-        // Theft detection may have revoked this lineage while the tokens were being written: then
-        // they are revoked here and never handed out (see `LineageRevoker.revoke`).
+        // Theft detection may have revoked this lineage while the tokens were being written (the
+        // same code or refresh token replayed in the same instant, see `LineageRevoker.revoke`):
+        // then they are revoked here, whichever write landed first. This request still is the one
+        // that used the code or token, so it gets its answer (RFC 6749 §4.1.2: the use that came
+        // second is refused, and what the first was given is revoked); its tokens are dead.
         let lineages = Lineage.of(codeID: codeID, familyID: family, grantID: grantID)
         if try await lineage.isRevoked(lineages) {
             for r in records { _ = try? await storage.revokeToken(hash: r.tokenHash, at: now) }
-            throw OAuthError.invalidGrant(codeID != nil && familyID == nil
-                ? "the authorization code has already been used" : "the grant has been revoked")
         }
         var body: [String: JSONValue] = [
             "access_token": .string(accessToken), "token_type": .string(dpop != nil ? "DPoP" : "Bearer"), "expires_in": .number(Double(lifetime)),
