@@ -319,15 +319,16 @@ def pg_schema(prefix: str):
 PLAIN = "demo-plain"
 
 
-def login(node: Node, client_id: str = PLAIN, scope: str = "openid offline_access") -> str:
-    """Signs alice in once through the pages and consents for `client_id`; returns the session
-    cookie's value. The consent is remembered, so `authorize_code` needs no page afterwards."""
+def login(node: Node, client_id: str = PLAIN, scope: str = "openid offline_access", consented: bool = False) -> str:
+    """Signs alice in once through the pages and consents for `client_id` (`consented`: she
+    already did on this node's database, so no consent page comes); returns the session cookie's
+    value. The consent is remembered, so `authorize_code` needs no page afterwards."""
     browser = Browser(Server(f"https://localhost:{node.port}", node.ca))
     verifier, challenge = pkce_pair()
     result = browser.authorize({"client_id": client_id, "response_type": "code", "scope": scope, "redirect_uri": node.callback,
                                 "state": random_state(), "code_challenge": challenge, "code_challenge_method": "S256"})
     assert result.kind == "redirect" and "code" in result.params, result.describe()
-    assert result.steps == ["login", "consent"], result.steps
+    assert result.steps == (["login"] if consented else ["login", "consent"]), result.steps
     assert browser.cookie, "no session cookie after sign-in"
     return browser.cookie
 

@@ -42,6 +42,9 @@ struct LineageRevoker: Sendable {
     let clock: any TimeSource
     let logger: Logger
 
+    /// Revocations the database would not take yet, honoured here until it does.
+    let pending = PendingRevocations()
+
     /// Revokes a lineage (RFC 6749 §4.1.2 for a replayed code, RFC 9700 §4.14.2 for a replayed
     /// refresh token, and a consent the user withdrew).
     ///
@@ -51,33 +54,102 @@ struct LineageRevoker: Sendable {
     /// issuer checks the marker after its tokens are durable, and every use checks it too.
     /// Whichever order the two requests' writes land in, the issued tokens die. The marker
     /// outlives every token of the lineage.
+    ///
+    /// When the database refuses the writes (a full disk, a lost connection) the revocation is not
+    /// dropped: this node keeps it, refuses the lineage's tokens at once, and writes it again at
+    /// the next lineage check a second or more later until the database takes it (then every node
+    /// sees it). Kept in memory only: a node killed before that loses it.
     @discardableResult
     func revoke(_ lineage: Lineage) async -> Int {
         let now = clock.now()
         let l = service.lifetimes
         let until = now.addingTimeInterval(TimeInterval(max(l.refreshToken, l.accessToken, l.authorizationCode) + service.clockSkew))
+        if let revoked = await store(lineage, until: until, now: now) { return revoked }
+        if !pending.add(lineage, until: until) {
+            logger.critical("lineage revocation lost: too many are waiting for the database", metadata: ["lineage": "\(lineage.key)"])
+        }
+        return 0
+    }
+
+    /// The marker, then the rows; nil when either write failed.
+    private func store(_ lineage: Lineage, until: Date, now: Date) async -> Int? {
         do {
             _ = try await storage.remember(namespace: Self.namespace, value: lineage.key, expiresAt: until, now: now)
+            switch lineage {
+            case .code(let id): return try await storage.revokeTokens(codeID: id, at: now)
+            case .family(let id): return try await storage.revokeTokens(familyID: id, at: now)
+            case .grant(let id): return try await storage.revokeTokens(grantID: id, at: now)
+            }
         } catch {
-            logger.error("could not record a lineage revocation", metadata: ["lineage": "\(lineage.key)", "detail": "\(error)"])
+            logger.error("could not record a lineage revocation; kept on this node and written again later",
+                         metadata: ["lineage": "\(lineage.key)", "detail": "\(error)"])
+            return nil
         }
-        let revoked: Int?
-        switch lineage {
-        case .code(let id): revoked = try? await storage.revokeTokens(codeID: id, at: now)
-        case .family(let id): revoked = try? await storage.revokeTokens(familyID: id, at: now)
-        case .grant(let id): revoked = try? await storage.revokeTokens(grantID: id, at: now)
+    }
+
+    /// Writes the pending revocations again, at most once a second.
+    private func retryPending(now: Date) async {
+        guard let due = pending.due(now: now, every: 1) else { return }
+        for entry in due where await store(entry.lineage, until: entry.until, now: now) != nil {
+            pending.remove(entry.lineage.key)
         }
-        return revoked ?? 0
     }
 
     /// Whether any of these lineages has been revoked. A storage failure counts as revoked
     /// (fail closed) and is reported as `server_error`.
     func isRevoked(_ lineages: [Lineage]) async throws(OAuthError) -> Bool {
         guard !lineages.isEmpty else { return false }
+        if !pending.isEmpty {
+            await retryPending(now: clock.now())
+            if pending.contains(any: lineages.map(\.key)) { return true }
+        }
         do {
             return try await storage.isRemembered(namespace: Self.namespace, values: lineages.map(\.key), now: clock.now())
         } catch {
             throw OAuthError.failure(error, "lineage check")
+        }
+    }
+}
+
+/// Lineage revocations waiting for the database (`LineageRevoker.revoke`), bounded; an entry
+/// leaves once written or once every token it covers has expired anyway.
+final class PendingRevocations: @unchecked Sendable {
+    static let capacity = 100_000
+    struct Entry: Sendable {
+        var lineage: Lineage
+        var until: Date
+    }
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+    private var lastAttempt = Date.distantPast
+
+    var isEmpty: Bool { lock.withLock { entries.isEmpty } }
+
+    /// False when full (the caller logs the loss).
+    func add(_ lineage: Lineage, until: Date) -> Bool {
+        lock.withLock {
+            guard entries.count < Self.capacity || entries[lineage.key] != nil else { return false }
+            entries[lineage.key] = Entry(lineage: lineage, until: until)
+            return true
+        }
+    }
+
+    func contains(any keys: [String]) -> Bool {
+        lock.withLock { keys.contains { entries[$0] != nil } }
+    }
+
+    func remove(_ key: String) {
+        _ = lock.withLock { entries.removeValue(forKey: key) }
+    }
+
+    /// The entries to write again, if the last attempt is at least `every` seconds old; expired
+    /// entries are dropped.
+    func due(now: Date, every: TimeInterval) -> [Entry]? {
+        lock.withLock {
+            guard now.timeIntervalSince(lastAttempt) >= every else { return nil }
+            lastAttempt = now
+            entries = entries.filter { $0.value.until > now }
+            return entries.isEmpty ? nil : Array(entries.values)
         }
     }
 }
