@@ -46,21 +46,12 @@ does not care where a request comes from, so guessing alice's password would loc
 15 minutes). That is the documented price of lock-out, not a loss of responsiveness, so the flood
 guesses bob's password instead (an account added here).
 
-The last check fails on nodes with at most 2 cores (xfail, strict): `offloadBlocking`
-(Sources/StrongroomEngine/Support/EngineSupport.swift) runs bcrypt on `DispatchQueue.global()`,
-which on Linux is the libdispatch root queue that also runs Swift concurrency's tasks (the
-process has no cooperative pool of its own: its only workers for such work are
-`com.apple.root.default-qos` threads, besides NIO's event loops and thread pool). That queue keeps as
-many runnable workers as there are cores and adds one only when it sees a worker blocked, never
-for CPU-bound work; `password_hashing.concurrency` defaults to 2 and is capped at the cores, so on
-a 2-core node the two bcrypt checks take every worker, and every other request (health checks,
-discovery, token requests, the sign-in pages) waits at each suspension point for a password check
-to finish. Seen here: two `default-qos` workers, both running, for the whole flood and the
-drain; `/healthz` and discovery 1–5 s each instead of 10 ms until the queue was empty, and the
-flood itself got through only 12–40 requests a second. When libdispatch happens to add a third
-worker (it did in about one run of three) the node answers in tens of ms again, but every run so
-far had probes of 1.2 s or more before it did. On more cores than the bcrypt concurrency the test
-runs as a normal test.
+Password checks run on threads of their own (`blockingWorkPool` in
+Sources/StrongroomEngine/Support/EngineSupport.swift). They used to run on `DispatchQueue.global()`,
+which on Linux is the libdispatch root queue that also runs Swift concurrency's tasks with one
+worker per core: on a 2-core node the two bcrypt checks took every worker, and every other request
+waited for a password check to finish (`/healthz` and discovery 1–5 s each instead of 10 ms while
+the bcrypt queue was busy). This test failed then.
 
 The module takes longer than its flood: the 34 sign-ins the node holds when the flood stops are
 answered as bcrypt gets to them, two checks at a time at 1–2.5 s each for a debug build on this
@@ -421,12 +412,6 @@ def flood_srv(binary, kit):
     s.stop()
 
 
-@pytest.mark.xfail(
-    (os.cpu_count() or 1) <= DEFAULT_BCRYPT_CONCURRENCY, strict=True, raises=AssertionError, reason=(
-        "offloadBlocking (Sources/StrongroomEngine/Support/EngineSupport.swift) runs bcrypt on DispatchQueue.global(), the "
-        "libdispatch root queue that also runs Swift concurrency's tasks on Linux, with one worker per core: on a node with "
-        "no more cores than password_hashing.concurrency (2) the bcrypt checks take every worker and each other request "
-        "waits for a check to finish (probes 1-5 s instead of ~10 ms while the bcrypt queue is busy)"))
 def test_a_node_stays_responsive_under_a_login_flood(flood_srv):
     srv = flood_srv
     spec = {"authorize": srv.api.url("/authorize"), "login": srv.api.url("/login"), "ca": srv.api.ca,

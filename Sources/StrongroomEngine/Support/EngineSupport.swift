@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import StrongroomCore
 import StrongroomJOSE
 import StrongroomPolicy
@@ -150,10 +152,22 @@ func audiences(_ v: JSONValue?) -> [String] {
     }
 }
 
-/// Runs blocking work (bcrypt, DNS lookups) on a global queue, off the event loops and the
-/// cooperative pool, and resumes with its result.
+/// Threads of their own for blocking work. Not Dispatch's global queue: on Linux that queue's
+/// workers also run every Swift task, one per core, so two bcrypt checks on a two-core node left
+/// no worker for any other request (a login flood made /healthz take seconds).
+let blockingWorkPool: NIOThreadPool = {
+    let pool = NIOThreadPool(numberOfThreads: max(4, System.coreCount + 2))
+    pool.start()
+    return pool
+}()
+
+/// Runs blocking work (bcrypt, DNS lookups) on `blockingWorkPool`, off the event loops and the
+/// concurrency pool, and resumes with its result.
 func offloadBlocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { cont in
-        DispatchQueue.global().async { cont.resume(returning: work()) }
+    do {
+        return try await blockingWorkPool.runIfActive(work)
+    } catch {
+        // The pool is never shut down; were it, the work runs here rather than not at all.
+        return work()
     }
 }
