@@ -103,7 +103,8 @@ public final class Engine: Sendable {
             throw ConfigurationError(key: "secret_hash_key", message: "must be base64")
         }
         let hasher = SecretHasher(key: key)
-        let keys = try await KeyManager.load(storage: storage, clock: clock, logger: logger)
+        let keys = try await KeyManager.load(storage: storage, clock: clock, logger: logger,
+                                             longestSignedLifetime: longestSignedLifetime(configuration.service))
         let anchors = try CertificateTrustAnchors(pemFiles: configuration.server.clientCATrustAnchors)
         let clients = ClientRegistry(storage: storage, service: configuration.service, hasher: hasher, random: random, clock: clock)
         let users = UserDirectory(storage: storage, random: random, clock: clock)
@@ -112,6 +113,17 @@ public final class Engine: Sendable {
                             jwksFetcher: ClientKeyResolver(logger: logger, allowPrivateAddresses: configuration.service.allowPrivateJWKSURI))
         if seed { try await engine.seedFromConfiguration() }
         return engine
+    }
+
+    /// How long a JARM response is valid (JARM §2.1 `exp`): long enough for the browser to carry
+    /// it to the client, short enough to bound its replay.
+    static let authorizationResponseLifetime = 600
+
+    /// The longest any artifact the server signs stays valid: what a retired key's grace must cover
+    /// (`KeyManager.retiredKeyGrace`). Introspection and userinfo JWTs carry no `exp`: they are
+    /// verified as they arrive.
+    static func longestSignedLifetime(_ service: ServiceSettings) -> TimeInterval {
+        TimeInterval(max(service.lifetimes.accessToken, service.lifetimes.idToken, authorizationResponseLifetime))
     }
 
     /// Creates or refreshes the clients and users declared in the configuration file.

@@ -28,6 +28,8 @@ public struct StrongroomHTTPServer: Sendable {
     let onListening: ListeningHandler?
     /// How often expired rows are swept.
     var sweepInterval: Duration = .seconds(60)
+    /// How often the signing keys are re-read (the rotation rules of `KeyManager` rest on it).
+    var keyReloadInterval: Duration = .milliseconds(Int64(KeyManager.reloadInterval * 1000))
 
     public init(configuration: StrongroomConfiguration, engine: Engine, logger: Logger, onListening: ListeningHandler? = nil) {
         self.configuration = configuration
@@ -58,9 +60,10 @@ public struct StrongroomHTTPServer: Sendable {
         let routes = RouteTable(issuer: configuration.service.issuer, resourceAPI: server.resourceAPI)
         let pages = try await PageRenderer.bundled(basePath: routes.basePath)
 
-        // Shut down in reverse order: listeners first (draining requests), the sweeper last.
+        // Shut down in reverse order: listeners first (draining requests), the background work last.
         var services: [any Service] = [
-            ExpirySweeper(storage: engine.storage, keys: engine.keys, interval: sweepInterval, logger: logger.with(label: "strongroom.sweeper")),
+            ExpirySweeper(storage: engine.storage, interval: sweepInterval, logger: logger.with(label: "strongroom.sweeper")),
+            KeyReloader(keys: engine.keys, interval: keyReloadInterval, logger: logger.with(label: "strongroom.keys")),
         ]
         services.append(try listener(
             .main, host: server.host, port: server.port, certificate: certificate, key: key, pages: pages

@@ -122,16 +122,19 @@ struct KeysCommand: AsyncParsableCommand {
         discussion: """
         Rotation is two-phase so relying parties can fetch a new key before it signs: the first \
         `rotate` stages a `next` key per algorithm (published, not signing); the second promotes it \
-        to `active` and the old key to `retiring` (published for verification); `retire` stops \
-        publishing `retiring` keys. Running servers pick the change up when they reload their keys.
+        to `active` and the old key to `retiring` (published for verification), and is refused \
+        until every running server can have published the staged keys (\(Int(KeyManager.propagation)) seconds); `retire` \
+        retires `retiring` keys, which stay published until everything they signed has expired \
+        (PUBLISHED UNTIL). Running servers re-read the keys every \(Int(KeyManager.reloadInterval)) seconds.
 
         `rekey` re-encrypts the stored private keys and client_secret_jwt secrets under the current         key encryption key (keys.encryption_key_file), after that key was changed.
         """,
         subcommands: [KeysListCommand.self, KeysRotateCommand.self, KeysRetireCommand.self, KeysRekeyCommand.self])
 
-    static func table(_ keys: [SigningKeyRecord]) -> String {
-        CLI.table(["KID", "ALG", "STATUS", "CREATED"], keys.map {
-            [$0.kid, $0.algorithm.rawValue, $0.status.rawValue, CLI.timestamp($0.createdAt)]
+    static func table(_ keys: [SigningKeyRecord], _ manager: KeyManager) -> String {
+        CLI.table(["KID", "ALG", "STATUS", "CREATED", "PUBLISHED UNTIL"], keys.map {
+            [$0.kid, $0.algorithm.rawValue, $0.status.rawValue, CLI.timestamp($0.createdAt),
+             manager.publishedUntil($0).map(CLI.timestamp) ?? "-"]
         })
     }
 }
@@ -142,8 +145,7 @@ struct KeysListCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLI.guarded {
             let config = try CLI.loadConfiguration(options.config)
-            let keys = try await CLI.withEngine(config) { engine in try await engine.keys.list() }
-            print(KeysCommand.table(keys))
+            print(try await CLI.withEngine(config) { engine in KeysCommand.table(try await engine.keys.list(), engine.keys) })
         }
     }
 }
@@ -155,8 +157,7 @@ struct KeysRotateCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLI.guarded {
             let config = try CLI.loadConfiguration(options.config)
-            let keys = try await CLI.withEngine(config) { engine in try await engine.keys.rotate() }
-            print(KeysCommand.table(keys))
+            print(try await CLI.withEngine(config) { engine in KeysCommand.table(try await engine.keys.rotate(), engine.keys) })
         }
     }
 }
@@ -167,8 +168,7 @@ struct KeysRetireCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLI.guarded {
             let config = try CLI.loadConfiguration(options.config)
-            let keys = try await CLI.withEngine(config) { engine in try await engine.keys.retire() }
-            print(KeysCommand.table(keys))
+            print(try await CLI.withEngine(config) { engine in KeysCommand.table(try await engine.keys.retire(), engine.keys) })
         }
     }
 }

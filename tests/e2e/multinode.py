@@ -61,10 +61,13 @@ PROXY_ADDRESS = "127.0.0.2"  # nginx's upstream source address: the one trusted 
 NODE_NAMES = ("a", "b", "c")
 START_TIMEOUT = 60.0
 
-# How long a node may serve what it read before another node changed it, from the server's code:
-# the ExpirySweeper period, StrongroomHTTPServer.sweepInterval (Sources/StrongroomServer/StrongroomHTTPServer.swift),
-# after which a node re-reads the signing keys. Clients are read from the database on every request.
-KEY_RELOAD_SECONDS = 60.0
+# How long a node may sign and publish the signing keys it read before another node changed them, from
+# the server's code (Sources/StrongroomEngine/Support/KeyManager.swift): every node re-reads them every
+# KeyManager.reloadInterval, so a change is in force everywhere within KeyManager.propagation, which is
+# also how long staged keys must wait before they may be promoted. Clients are read from the database
+# on every request.
+KEY_RELOAD_SECONDS = 5.0
+KEY_PROPAGATION_SECONDS = 10.0
 
 
 def skip_reason() -> str | None:

@@ -8,22 +8,21 @@ trusted proxy address. Every node's public URL is the balancer's.
 Most tests make something on node A and check it on node B (and C), talking to each node directly
 so that the outcome does not depend on which node a balancer picks; the basic flows also run
 through the balancer, whose spreading over every node is checked from the nodes' own metrics.
-Nothing sleeps to let a cache expire: no node keeps a client it read (a client changed or deleted on
-one node is honoured or refused by every other at once); the one thing a node holds is the signing
-keys, re-read every `KEY_RELOAD_SECONDS`, and the tests there show both the immediate behaviour and
-that the staleness stays within that bound.
+No node keeps a client it read: a client changed or deleted on one node is honoured or refused by
+every other at once. The one thing a node holds is the signing keys, re-read every
+`KEY_RELOAD_SECONDS`: the key tests show the immediate behaviour and wait, within that bound, for the
+rest (and for the promotion the server holds back until `KEY_PROPAGATION_SECONDS` after staging).
 
 Login throttling and the rate limits are per node and in memory by design (docs/operations.md,
 "Abuse limits"); the tests check what the nodes do share there (users, sign-ins, sessions) and pin
 the documented per-node lock-out.
 
 Nodes started together on an empty database are lined up on the signing keys and the configured
-clients (`RacingNodes`): they create one key set and both start.
+clients (`RacingNodes`): they create one key set and both start. A signing-key rotation made on one
+node keeps every token any node signs verifiable with every node's JWKS at every step.
 
-What is not shared as it should be is reproduced by `xfail(strict=True)` tests, each naming the code
-at fault: a rotation finished on one node leaves the others signing with the retired key until their
-next key reload. An xfail test fails only on an `assert`; a step that must succeed on the way there
-fails through `require` (pytest.fail), so it cannot pass for the expected failure.
+A step that must succeed on the way to what a test checks fails through `require` (pytest.fail),
+not `assert`.
 """
 
 from __future__ import annotations
@@ -47,8 +46,8 @@ from conftest import observe, public_jwk
 from dpop_client import DPoPKey, call_resource, dpop_backchannel, endpoint_url
 from fapi_client import (Client, bearer, cert_thumbprint, code_params, load_private_jwk, parse_forms, pem_bytes,
                          run_code_flow, unverified_header, verify_id_token)
-from multinode import (KEY_RELOAD_SECONDS, RacingNodes, RoutedBrowser, at, bed, nginx_missing,  # noqa: F401
-                       skip_reason)
+from multinode import (KEY_PROPAGATION_SECONDS, KEY_RELOAD_SECONDS, RacingNodes, RoutedBrowser, at, bed,  # noqa: F401
+                       nginx_missing, skip_reason)
 from test_fapi2 import assert_dpop_challenge, pushed_flow, redeem
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
@@ -64,8 +63,7 @@ SERVER_ALGS = ["PS256", "ES256"]
 # ----------------------------------------------------------------------------------------------
 
 def require(condition, message: str) -> None:
-    """A precondition: its failure is the test's own failure, never the expected failure of an
-    xfail test (those expect AssertionError from the checks that reproduce the bug)."""
+    """A precondition: its failure (pytest.fail) says the way to the check failed, not the check."""
     if not condition:
         pytest.fail(message, pytrace=False)
 
@@ -82,7 +80,7 @@ def assert_error(r: requests.Response, status: int, error: str, what: str) -> No
 
 
 def ok(r: requests.Response, what: str, status: int = 200) -> dict:
-    """A step that must succeed (a `require`, so never mistaken for the failure an xfail expects)."""
+    """A step that must succeed (a `require`)."""
     require(r.status_code == status, f"{what}: expected HTTP {status}, got {r.status_code} {r.text[:400]}")
     return r.json() if r.content else {}
 
@@ -182,6 +180,21 @@ def jwt_access_token(cast: Cast, via) -> tuple[str, dict]:
     """A JWT access token (RFC 9068) signed by the node `via` reaches: (token, JOSE header)."""
     body = ok(client_credentials(at(cast.jwt_at, via)), f"JWT access token at {via.name}")
     return body["access_token"], unverified_header(body["access_token"])
+
+
+def promote(bed, via) -> tuple[list, float]:
+    """Phase two of a rotation (`POST /admin/keys/rotate`) at `via`, waiting as long as the server
+    asks while it refuses to promote keys staged too recently (409, Retry-After). Returns the keys
+    afterwards and how long it waited."""
+    began = time.monotonic()
+    while True:
+        r = bed.admin(via, "POST", "/keys/rotate")
+        if r.status_code != 409:
+            return ok(r, f"POST /admin/keys/rotate at {via.name} (promote)"), time.monotonic() - began
+        wait = int(r.headers.get("Retry-After", "0"))
+        require(0 < wait <= KEY_PROPAGATION_SECONDS and time.monotonic() - began + wait <= KEY_PROPAGATION_SECONDS + 5,
+                f"promotion refused for longer than the propagation bound: Retry-After {wait}, {r.text[:300]}")
+        time.sleep(wait)
 
 
 def verifies_with(token: str, keys: KeySet) -> bool:
@@ -638,25 +651,27 @@ def test_nodes_started_together_both_start(race):
 # ----------------------------------------------------------------------------------------------
 
 def test_key_rotation_reaches_every_node_within_the_reload_interval(bed, cast, staged):
-    """Each node re-reads the signing keys every KEY_RELOAD_SECONDS (the expiry sweeper), so keys
-    staged on A are published by B and C within that interval, and after phase two (promote, on A)
-    every key any node signs with is published by every node: the two-phase rotation is safe when its
-    phases are at least one reload interval apart. A signs with the new keys at once; B and C keep
-    signing with the old ones (still published as retiring) until their next reload."""
+    """Each node re-reads the signing keys every KEY_RELOAD_SECONDS (KeyReloader), so keys staged on A
+    are published by B and C within that interval, and after phase two (promote, on A) every key any
+    node signs with is published by every node: the server promotes only keys staged at least
+    KEY_PROPAGATION_SECONDS ago. A signs with the new keys at once; B and C keep signing with the old
+    ones (still published as retiring) until their next reload."""
+    # Looked at once at least (the module may have taken longer than the bound since staging).
     deadline = staged["at"] + KEY_RELOAD_SECONDS + 5
     seen: dict[str, float] = {}
-    while time.monotonic() < deadline and len(seen) < 2:
+    while len(seen) < 2:
         for n in "bc":
             if n not in seen and set(staged["kids"]) <= jwks_kids(bed.node(n)):
                 seen[n] = time.monotonic() - staged["at"]
+        if len(seen) == 2 or time.monotonic() > deadline:
+            break
         time.sleep(0.5)
     assert set(seen) == {"b", "c"}, (f"staged keys not published by every node {KEY_RELOAD_SECONDS + 5:.0f}s after "
                                      f"staging on A: {seen}\n{bed.logs()}")
-    assert all(v <= KEY_RELOAD_SECONDS + 5 for v in seen.values()), seen
-    observe(f"multinode: keys staged on A were published by B after {seen['b']:.1f}s and by C after {seen['c']:.1f}s "
-            f"(key reload every {KEY_RELOAD_SECONDS:.0f}s, from each node's start)")
+    observe(f"multinode: keys staged on A were published by B {seen['b']:.1f}s and by C {seen['c']:.1f}s after staging "
+            f"at the latest (key reload every {KEY_RELOAD_SECONDS:.0f}s, from each node's start)")
 
-    ok(bed.admin(bed.node("a"), "POST", "/keys/rotate"), "POST /admin/keys/rotate at A (promote)")
+    promote(bed, bed.node("a"))
     tokens = {n: jwt_access_token(cast, bed.node(n)) for n in "abc"}
     assert tokens["a"][1]["kid"] in staged["kids"], f"A signs with {tokens['a'][1]['kid']} after promoting {staged['kids']}"
     keysets = {n: jwks_of(bed.node(n)) for n in "abc"}
@@ -667,20 +682,68 @@ def test_key_rotation_reaches_every_node_within_the_reload_interval(bed, cast, s
             ("the new key" if tokens["b"][1]["kid"] in staged["kids"] else "the old key (until its next reload)"))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a node signs with the keys it last loaded (KeyManager.reload, run every 60 s by ExpirySweeper; rotate and retire "
-    "reload only the node that ran them): right after a rotation finished on A (rotate, rotate, retire, as "
-    "docs/operations.md lists it), B and C still sign with the key A has retired and no longer publishes, for up to "
-    "60 s; nothing documents a wait between the steps"))
-def test_rotation_finished_on_a_leaves_no_node_signing_with_a_retired_key(bed, cast):
+def test_rotation_finished_on_a_keeps_every_signature_verifiable_everywhere(bed, cast):
+    """A whole rotation on A as docs/operations.md gives it (rotate, rotate, retire), B and C left to
+    their own reloads: before, during and after it every token any node has signed verifies with
+    every node's JWKS. Promoting keys staged less than KEY_PROPAGATION_SECONDS ago is refused (409
+    with Retry-After) and changes nothing; retired keys stay published for their grace period (what
+    they signed just before is still verifiable); within a reload interval of the promotion no node
+    signs with them any more."""
     a = bed.node("a")
-    keys = ok(bed.admin(a, "GET", "/keys"), "GET /admin/keys at A")
-    steps = ["rotate", "retire"] if any(k["status"] == "next" for k in keys) else ["rotate", "rotate", "retire"]
-    for step in steps:
-        ok(bed.admin(a, "POST", f"/keys/{step}"), f"POST /admin/keys/{step} at A")
-    published_by_a = jwks_of(a)
-    a_kids = jwks_kids(a)
+    signed: list[tuple[str, str, str, str]] = []  # (token, node, step, kid)
+
+    def everyone_signs_and_verifies(step: str) -> dict[str, str]:
+        kids = {}
+        for n in "abc":
+            token, header = jwt_access_token(cast, bed.node(n))
+            signed.append((token, n, step, header["kid"]))
+            kids[n] = header["kid"]
+        keysets = {m: jwks_of(bed.node(m)) for m in "abc"}
+        for token, n, when, kid in signed:
+            for m in "abc":
+                assert verifies_with(token, keysets[m]), \
+                    f"{step}: node {n}'s token of step '{when}' (kid {kid}) does not verify with node {m}'s JWKS"
+        return kids
+
+    if any(k["status"] == "next" for k in ok(bed.admin(a, "GET", "/keys"), "GET /admin/keys at A")):
+        promote(bed, a)  # left staged by a test before: start from a finished rotation
+    before = {k["kid"] for k in ok(bed.admin(a, "GET", "/keys"), "GET /admin/keys at A") if k["status"] == "active"}
+    everyone_signs_and_verifies("before")
+
+    keys = ok(bed.admin(a, "POST", "/keys/rotate"), "POST /admin/keys/rotate at A (stage)")
+    staged = {k["kid"] for k in keys if k["status"] == "next"}
+    require(len(staged) == len(SERVER_ALGS), f"staged: {keys}")
+    assert not set(everyone_signs_and_verifies("staged").values()) & staged, "a node signs with a key staged a moment ago"
+
+    refused = bed.admin(a, "POST", "/keys/rotate")
+    assert_error(refused, 409, "invalid_request", "promoting keys staged a moment ago")
+    assert 0 < int(refused.headers.get("Retry-After", "0")) <= KEY_PROPAGATION_SECONDS, refused.headers
+    assert {k["kid"] for k in ok(bed.admin(a, "GET", "/keys"), "GET /admin/keys at A") if k["status"] == "next"} == staged
+    everyone_signs_and_verifies("promotion refused")
+
+    _, waited = promote(bed, a)
+    promoted_at = time.monotonic()
+    assert waited > 0, "the promotion was not refused while the staged keys were new"
+    assert everyone_signs_and_verifies("promoted")["a"] in staged
+
+    keys = ok(bed.admin(a, "POST", "/keys/retire"), "POST /admin/keys/retire at A")
+    retired = {k["kid"]: k for k in keys if k["kid"] in before}
+    require(set(retired) == before, f"keys after retire: {keys}")
+    for k in retired.values():
+        assert k["status"] == "retired" and k["published_until"] >= k["retired_at"] + 600, k
+    everyone_signs_and_verifies("retired")
     for n in "abc":
-        token, header = jwt_access_token(cast, bed.node(n))
-        assert header["kid"] in a_kids and verifies_with(token, published_by_a), \
-            f"node {n} signs with {header['kid']}, which node A no longer publishes ({sorted(a_kids)})"
+        assert before <= jwks_kids(bed.node(n)), f"node {n} no longer publishes the keys retired a moment ago"
+
+    # B and C stop signing with the old keys at their next reload after the promotion.
+    deadline = promoted_at + KEY_RELOAD_SECONDS + 3
+    while True:
+        kids = everyone_signs_and_verifies("after the retirement")
+        if set(kids.values()) <= staged or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert set(kids.values()) <= staged, \
+        f"{time.monotonic() - promoted_at:.1f}s after the promotion the nodes sign with {kids} (retired: {sorted(before)})"
+    observe(f"multinode: a rotation on A (stage, promote after {waited:.1f}s, retire) kept {len(signed)} tokens of every "
+            f"node verifiable with every node's JWKS; every node signed with the new keys "
+            f"{time.monotonic() - promoted_at:.1f}s after the promotion")

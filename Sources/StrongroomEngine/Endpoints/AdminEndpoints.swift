@@ -115,6 +115,11 @@ extension Engine {
     }
 
     func keyJSON(_ k: SigningKeyRecord) -> JSONValue {
-        ["kid": .string(k.kid), "alg": .string(k.algorithm.rawValue), "status": .string(k.status.rawValue), "created_at": unixTime(k.createdAt)]
+        var o: [String: JSONValue] = ["kid": .string(k.kid), "alg": .string(k.algorithm.rawValue), "status": .string(k.status.rawValue),
+                                      "created_at": unixTime(k.createdAt)]
+        if let at = k.activatedAt { o["activated_at"] = unixTime(at) }
+        if let at = k.retiredAt { o["retired_at"] = unixTime(at) }
+        if let until = keys.publishedUntil(k) { o["published_until"] = unixTime(until) }
+        return .object(o)
     }
 }

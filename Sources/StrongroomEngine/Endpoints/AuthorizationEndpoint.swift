@@ -407,7 +407,7 @@ extension Engine {
         if target.responseMode.isJARM {
             var claims: [String: JSONValue] = [
                 "iss": .string(issuer), "aud": .string(target.client.clientID),
-                "exp": unixTime(now.addingTimeInterval(600)), "iat": unixTime(now),
+                "exp": unixTime(now.addingTimeInterval(TimeInterval(Self.authorizationResponseLifetime))), "iat": unixTime(now),
             ]
             for p in params { claims[p.name] = .string(p.value) }
             let alg = signingAlgorithm(registered: target.client.metadata.authorizationSignedResponseAlg,

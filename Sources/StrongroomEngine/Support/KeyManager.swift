@@ -7,28 +7,54 @@ import StrongroomStorage
 /// The server's signing keys: PS256 and ES256, created on first start, persisted in storage (so
 /// every node signs with the same keys), `kid` = RFC 7638 thumbprint.
 ///
-/// Rotation is two-phase so relying parties can fetch the new key before it signs anything:
-/// `rotate()` with no staged key stages a `next` key per algorithm (published, not signing);
-/// `rotate()` again promotes `next` → `active` and `active` → `retiring` (published for
-/// verification); `retire()` stops publishing `retiring` keys.
+/// Every node re-reads the keys every `reloadInterval` (the server's `KeyReloader`), so a change
+/// made on one node (or by the CLI) is in force on every node within `propagation`. The rules
+/// below rest on that bound and keep every signature any node makes verifiable with every node's
+/// JWKS, at every moment of a rotation:
+///
+/// - `rotate()` with no staged key stages a `next` key per algorithm: published, signing nothing.
+/// - `rotate()` again promotes `next` → `active` and `active` → `retiring`, once the staged keys
+///   have been published for `propagation` (every node publishes them before any signs with
+///   them); earlier it is refused (`KeyRotationRefused.tooEarly`). A `retiring` key signs nothing
+///   and stays published; a node that has not reloaded yet signs with it for at most `propagation`.
+/// - `retire()` marks `retiring` keys `retired`. A retired key never signs; it stays published
+///   for `retiredKeyGrace` after its retirement (`publishedUntil`): the longest lifetime of
+///   anything a key signs, plus `propagation` for the node that signed last with it.
 public final class KeyManager: @unchecked Sendable {
     private let lock = NSLock()
     private var current: ServerKeyRing
+    /// Reloads started, and the latest started one whose keys are in force: a reload that read
+    /// before another (the background one while a rotation reloads) never replaces its keys.
+    private var reloadsStarted = 0
+    private var reloadInForce = 0
     private let storage: any SigningKeyStore
     private let clock: any TimeSource
     private let logger: Logger
+    /// How long a retired key stays published (see `publishedUntil`).
+    public let retiredKeyGrace: TimeInterval
     /// Algorithms the server always holds a key for.
     public static let algorithms: [JWSAlgorithm] = [.ps256, .es256]
+    /// How often every node re-reads the keys.
+    public static let reloadInterval: TimeInterval = 5
+    /// Within this long after a change to the keys commits, every running node has re-read them:
+    /// one reload interval, and as much again for a slow reload and for clocks that differ
+    /// between nodes (a change is timed by the clock of the node that made it).
+    public static let propagation: TimeInterval = 2 * reloadInterval
 
-    init(ring: ServerKeyRing, storage: any SigningKeyStore, clock: any TimeSource, logger: Logger) {
+    init(ring: ServerKeyRing, storage: any SigningKeyStore, clock: any TimeSource, logger: Logger, longestSignedLifetime: TimeInterval) {
         self.current = ring
         self.storage = storage
         self.clock = clock
         self.logger = logger
+        self.retiredKeyGrace = longestSignedLifetime + Self.propagation
     }
 
-    public static func load(storage: any SigningKeyStore, clock: any TimeSource, logger: Logger) async throws -> KeyManager {
-        let manager = KeyManager(ring: ServerKeyRing(signing: [], publishedOnly: []), storage: storage, clock: clock, logger: logger)
+    /// `longestSignedLifetime`: how long the longest-lived artifact the server signs (access
+    /// token, ID token, authorization response) stays valid, in seconds.
+    public static func load(storage: any SigningKeyStore, clock: any TimeSource, logger: Logger,
+                            longestSignedLifetime: TimeInterval) async throws -> KeyManager {
+        let manager = KeyManager(ring: ServerKeyRing(signing: [], publishedOnly: []), storage: storage, clock: clock, logger: logger,
+                                 longestSignedLifetime: longestSignedLifetime)
         try await manager.ensureKeys()
         try await manager.reload()
         return manager
@@ -63,35 +89,55 @@ public final class KeyManager: @unchecked Sendable {
                          status: status, createdAt: now, activatedAt: status == .active ? now : nil)
     }
 
-    /// Re-reads keys from storage (another node may have rotated).
+    /// Until when a key is published: nil while it is staged, active or retiring (published as
+    /// long as it stays so); for a retired key its retirement plus `retiredKeyGrace`.
+    public func publishedUntil(_ key: SigningKeyRecord) -> Date? {
+        guard key.status == .retired else { return nil }
+        return (key.retiredAt ?? .distantPast).addingTimeInterval(retiredKeyGrace)
+    }
+
+    /// Re-reads the keys from storage (another node may have rotated) and puts them in force: the
+    /// newest active key of each algorithm signs; older active, staged and retiring keys, and
+    /// retired keys until `publishedUntil`, are published only. Private keys already in use are
+    /// not parsed again.
     public func reload() async throws {
+        let ticket = lock.withLock {
+            reloadsStarted += 1
+            return reloadsStarted
+        }
         let records = try await storage.keys()
+        let now = clock.now()
+        let loaded = ring.signing
         var signing: [ServerSigningKey] = []
         var published: [JWK] = []
         for r in records.sorted(by: { $0.createdAt > $1.createdAt }) {
             switch r.status {
-            case .active:
-                // Newest active key per algorithm signs; older active ones are only published.
-                if !signing.contains(where: { $0.algorithm == r.algorithm }) {
-                    signing.append(try ServerSigningKey(privateKeyPEM: r.privateKeyPEM, algorithm: r.algorithm))
+            case .active where !signing.contains(where: { $0.algorithm == r.algorithm }):
+                if let same = loaded.first(where: { $0.kid == r.kid && $0.algorithm == r.algorithm }) {
+                    signing.append(same)
                 } else {
-                    published.append(try JWK(json: r.publicJWK))
+                    signing.append(try ServerSigningKey(privateKeyPEM: r.privateKeyPEM, algorithm: r.algorithm))
                 }
-            case .next, .retiring:
+            case .active, .next, .retiring:
                 published.append(try JWK(json: r.publicJWK))
             case .retired:
-                continue
+                if let until = publishedUntil(r), now < until { published.append(try JWK(json: r.publicJWK)) }
             }
         }
         let ring = ServerKeyRing(signing: signing, publishedOnly: published)
-        lock.withLock { current = ring }
+        lock.withLock {
+            guard ticket > reloadInForce else { return }
+            current = ring
+            reloadInForce = ticket
+        }
     }
 
     public func list() async throws -> [SigningKeyRecord] {
         Self.listed(try await storage.keys())
     }
 
-    /// Phase one stages `next` keys; phase two promotes them. Returns the keys afterwards.
+    /// Phase one stages `next` keys; phase two promotes them, once they have been staged for
+    /// `propagation` (else `KeyRotationRefused.tooEarly`). Returns the keys afterwards.
     ///
     /// The phase is the one that follows the keys as this call first finds them; if another node
     /// or command changed them before this call's own change (`SigningKeyStore.changeKeys`), it
@@ -107,6 +153,11 @@ public final class KeyManager: @unchecked Sendable {
             let staged = keys.filter { $0.status == .next }
             guard promoting == !staged.isEmpty else { throw KeyRotationRefused.changedMeanwhile }
             guard promoting else { return fresh.map(SigningKeyChange.add) }
+            // Every node publishes the staged keys before any node signs with them.
+            let publishedEverywhere = (staged.map(\.createdAt).max() ?? now).addingTimeInterval(Self.propagation)
+            if now < publishedEverywhere {
+                throw KeyRotationRefused.tooEarly(retryAfter: Int(publishedEverywhere.timeIntervalSince(now).rounded(.up)))
+            }
             let demoted = keys.filter { old in old.status == .active && staged.contains { $0.algorithm == old.algorithm } }
             return demoted.map { .setStatus(kid: $0.kid, .retiring, at: now) } + staged.map { .setStatus(kid: $0.kid, .active, at: now) }
         }
@@ -124,7 +175,8 @@ public final class KeyManager: @unchecked Sendable {
         return Self.listed(after)
     }
 
-    /// Stops publishing keys that were rotated out.
+    /// Retires the keys rotated out: they sign nothing (as when `retiring`) and stay published
+    /// until `publishedUntil`, so what they signed before the rotation can still be verified.
     @discardableResult
     public func retire() async throws -> [SigningKeyRecord] {
         let now = clock.now()
@@ -144,14 +196,25 @@ public final class KeyManager: @unchecked Sendable {
 public enum KeyRotationRefused: Error, Sendable, Equatable, CustomStringConvertible {
     /// Another node or command changed the keys between this rotation's first look and its change.
     case changedMeanwhile
+    /// The staged keys may not be published by every node yet: promoting them now would let a node
+    /// sign with a key another node does not publish. Possible in `retryAfter` seconds.
+    case tooEarly(retryAfter: Int)
 
     public var description: String {
         switch self {
         case .changedMeanwhile:
             "the signing keys were changed by another rotation meanwhile; nothing was changed: list the keys and run it again if still needed"
+        case .tooEarly(let seconds):
+            "the staged keys were staged less than \(Int(KeyManager.propagation)) seconds ago and may not be published by every node yet; "
+                + "nothing was changed: promote them in \(seconds) seconds at the earliest"
         }
     }
 
-    /// The admin API's answer: 409, the keys being in a state this rotation may not change.
-    var oauthError: OAuthError { OAuthError(.invalidRequest, description, status: 409) }
+    /// The admin API's answer: 409, the keys being in a state this rotation may not change (with
+    /// `Retry-After` when waiting is all it takes).
+    var oauthError: OAuthError {
+        var e = OAuthError(.invalidRequest, description, status: 409)
+        if case .tooEarly(let seconds) = self { e.retryAfter = max(1, seconds) }
+        return e
+    }
 }

@@ -1,14 +1,12 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import StrongroomEngine
 import StrongroomStorage
 
-/// Deletes expired codes, tokens, PAR requests, sessions and replay entries in the background (docs/operations.md),
-/// and re-reads the signing keys so a rotation done on another node (or by the CLI) is picked up.
+/// Deletes expired codes, tokens, PAR requests, sessions and replay entries in the background
+/// (docs/operations.md). The signing keys are re-read by `KeyReloader`, on a schedule of their own.
 struct ExpirySweeper: Service {
     let storage: any Storage
-    let keys: KeyManager?
     let interval: Duration
     let logger: Logger
 
@@ -21,7 +19,6 @@ struct ExpirySweeper: Service {
                     do {
                         let removed = try await storage.sweepExpired(now: Date())
                         if removed > 0 { logger.debug("swept expired rows", metadata: ["rows": .stringConvertible(removed)]) }
-                        try await keys?.reload()
                     } catch {
                         logger.warning("expiry sweep failed", metadata: ["error.type": .string(String(reflecting: type(of: error)))])
                     }

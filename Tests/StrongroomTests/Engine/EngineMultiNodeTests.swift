@@ -91,6 +91,14 @@ struct EngineMultiNodeKeyTests {
         }
     }
 
+    /// What a retired key's signatures must outlive here (the engine's defaults: the ID token's and
+    /// the JARM response's 600 seconds).
+    static let longestSignedLifetime: TimeInterval = 600
+
+    static func load(_ storage: SQLStorage, clock: any TimeSource = SystemTime()) async throws -> KeyManager {
+        try await KeyManager.load(storage: storage, clock: clock, logger: logger, longestSignedLifetime: longestSignedLifetime)
+    }
+
     static func record(_ kid: String, _ status: SigningKeyRecord.Status = .next) -> SigningKeyRecord {
         SigningKeyRecord(kid: kid, algorithm: .es256, privateKeyPEM: "test material, never parsed", publicJWK: .object(["kty": "EC"]),
                          status: status, createdAt: Date())
@@ -133,7 +141,7 @@ struct EngineMultiNodeKeyTests {
     func nodesStartingTogetherCreateOneKeySet(backend: StorageBackend) async throws {
         try await Self.withNodes(backend, count: 3) { nodes in
             let managers = try await withThrowingTaskGroup(of: KeyManager.self) { group in
-                for node in nodes { group.addTask { try await KeyManager.load(storage: node, clock: SystemTime(), logger: Self.logger) } }
+                for node in nodes { group.addTask { try await Self.load(node) } }
                 var out: [KeyManager] = []
                 for try await m in group { out.append(m) }
                 return out
@@ -154,8 +162,8 @@ struct EngineMultiNodeKeyTests {
     @Test("two rotations at once never stage two key sets", arguments: IsolatedDatabase.reopenable)
     func concurrentRotationsStageOneSet(backend: StorageBackend) async throws {
         try await Self.withNodes(backend, count: 2) { nodes in
-            let a = try await KeyManager.load(storage: nodes[0], clock: SystemTime(), logger: Self.logger)
-            let b = try await KeyManager.load(storage: nodes[1], clock: SystemTime(), logger: Self.logger)
+            let a = try await Self.load(nodes[0])
+            let b = try await Self.load(nodes[1])
             let failures = await withTaskGroup(of: (any Error)?.self) { group in
                 for m in [a, b] {
                     group.addTask {
@@ -176,6 +184,82 @@ struct EngineMultiNodeKeyTests {
                 #expect(keys.filter { $0.algorithm == alg && $0.status == .next }.count <= 1, "\(alg.rawValue)")
                 #expect(keys.filter { $0.algorithm == alg && $0.status == .active }.count == 1, "\(alg.rawValue)")
             }
+        }
+    }
+
+    /// Whether `compact` verifies with the keys `manager` publishes now.
+    static func verifies(_ compact: String, with manager: KeyManager) -> Bool {
+        let policy = VerificationPolicy(allowedAlgorithms: [.ps256, .es256])
+        return (try? JWSVerifier.verify(try UnverifiedJWS(compact: compact), keys: manager.ring.publicKeySet, policy: policy)) != nil
+    }
+
+    static func published(_ manager: KeyManager) -> Set<String> { Set(manager.ring.publicKeySet.keys.compactMap(\.kid)) }
+
+    @Test("a whole rotation on node A: every signature of either node verifies with both nodes' keys at every step",
+          arguments: IsolatedDatabase.reopenable)
+    func rotationKeepsEverySignatureVerifiable(backend: StorageBackend) async throws {
+        try await Self.withNodes(backend, count: 2) { nodes in
+            // Whole seconds: times round-trip through the database's milliseconds unchanged.
+            let start = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+            let clockA = FixedTime(start), clockB = FixedTime(start)
+            let a = try await Self.load(nodes[0], clock: clockA)
+            let b = try await Self.load(nodes[1], clock: clockB)
+            let old = try #require(a.signer(for: .es256)).kid
+            var signed: [String] = []
+            /// Both nodes sign; everything either node signed so far verifies with both nodes' keys.
+            func step(_ what: String, signers: (a: String, b: String)) throws {
+                for (name, node, kid) in [("A", a, signers.a), ("B", b, signers.b)] {
+                    let signer = try #require(node.signer(for: .es256))
+                    #expect(signer.kid == kid, "\(what): node \(name) signs with \(signer.kid)")
+                    signed.append(try signer.sign(payload: ["step": .string(what), "node": .string(name)]))
+                }
+                for token in signed {
+                    #expect(Self.verifies(token, with: a) && Self.verifies(token, with: b), "\(what): \(token.prefix(40))…")
+                }
+            }
+            func advance(_ seconds: TimeInterval) {
+                clockA.advance(seconds)
+                clockB.advance(seconds)
+            }
+
+            // Stage on A: published by A at once, by B from its next reload; nothing signs with it.
+            let staged = try #require(try await a.rotate().first { $0.algorithm == .es256 && $0.status == .next }).kid
+            #expect(Self.published(a).contains(staged))
+            try step("staged, B not reloaded", signers: (old, old))
+            try await b.reload()
+            #expect(Self.published(b).contains(staged))
+
+            // Promoting before every node can publish the staged keys is refused, and changes nothing.
+            await #expect(throws: KeyRotationRefused.tooEarly(retryAfter: Int(KeyManager.propagation))) { try await a.rotate() }
+            advance(KeyManager.propagation - 1)
+            await #expect(throws: KeyRotationRefused.tooEarly(retryAfter: 1)) { try await a.rotate() }
+            advance(1)
+            try await a.rotate()
+            // A signs with the new key at once; B, not reloaded yet, with the old one, which is retiring.
+            try step("promoted, B not reloaded", signers: (staged, old))
+
+            // Retired on A before B reloaded: B still signs with it until its reload, and A still
+            // publishes it, for the grace period.
+            let retired = try await a.retire()
+            let record = try #require(retired.first { $0.kid == old })
+            #expect(record.status == .retired)
+            #expect(a.publishedUntil(record) == record.retiredAt?.addingTimeInterval(a.retiredKeyGrace))
+            #expect(a.retiredKeyGrace == Self.longestSignedLifetime + KeyManager.propagation)
+            try step("retired, B not reloaded", signers: (staged, old))
+            try await b.reload()
+            try step("retired, B reloaded", signers: (staged, staged))
+
+            // Published until the grace period ends (B's clock says when for B), then gone everywhere.
+            advance(a.retiredKeyGrace - 1)
+            try await a.reload()
+            try await b.reload()
+            #expect(Self.published(a).contains(old) && Self.published(b).contains(old))
+            advance(1)
+            try await a.reload()
+            try await b.reload()
+            #expect(!Self.published(a).contains(old) && !Self.published(b).contains(old))
+            #expect(Self.published(a) == Self.published(b))
+            #expect(a.signer(for: .es256)?.kid == staged && b.signer(for: .es256)?.kid == staged)
         }
     }
 }
