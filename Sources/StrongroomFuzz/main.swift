@@ -18,17 +18,23 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
+// The target is the first argument. libFuzzer starts copies of this program for -merge, -jobs
+// and -fork with its own arguments only, so the target also travels in the environment.
+let targetVariable = "STRONGROOM_FUZZ_TARGET"
 let arguments = CommandLine.arguments
-guard arguments.count >= 2, let target = FuzzTarget(rawValue: arguments[1]) else {
+let fromArgument = arguments.count >= 2 ? FuzzTarget(rawValue: arguments[1]) : nil
+guard let target = fromArgument ?? ProcessInfo.processInfo.environment[targetVariable].flatMap(FuzzTarget.init(rawValue:)) else {
     let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
     FileHandle.standardError.write(Data("usage: strongroom-fuzz TARGET [libFuzzer options] [corpus folders]\ntargets: \(names)\n".utf8))
     exit(2)
 }
+setenv(targetVariable, target.rawValue, 1)
 selected = target
 target.prepare()
+let rest = Array(arguments.dropFirst(fromArgument == nil ? 1 : 2))
 
 // libFuzzer reads its options from argv: the program name, then everything after TARGET.
-var forwarded: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) } + [nil]
+var forwarded: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + rest).map { strdup($0) } + [nil]
 var count = CInt(forwarded.count - 1)
 let code = forwarded.withUnsafeMutableBufferPointer { buffer -> CInt in
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = buffer.baseAddress
@@ -38,7 +44,7 @@ if code != -1 { exit(code) }
 
 // Without libFuzzer: replay.
 var replayed = 0
-for path in arguments.dropFirst(2) {
+for path in rest {
     var isFolder: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
         FileHandle.standardError.write(Data("strongroom-fuzz: no such file or folder: \(path)\n".utf8))
