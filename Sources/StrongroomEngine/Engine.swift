@@ -136,6 +136,11 @@ public final class Engine: Sendable {
         }
     }
 
+    /// Writes the lineage revocations the database refused earlier (`LineageRevoker.revoke`).
+    public func retryPendingRevocations() async {
+        await lineage.retryPending(now: clock.now())
+    }
+
     public func shutdown() async {
         await jwksFetcher.shutdown()
     }

@@ -64,6 +64,7 @@ public struct StrongroomHTTPServer: Sendable {
         var services: [any Service] = [
             ExpirySweeper(storage: engine.storage, interval: sweepInterval, logger: logger.with(label: "strongroom.sweeper")),
             KeyReloader(keys: engine.keys, interval: keyReloadInterval, logger: logger.with(label: "strongroom.keys")),
+            PendingRevocationWriter(engine: engine, interval: .seconds(1)),
         ]
         services.append(try listener(
             .main, host: server.host, port: server.port, certificate: certificate, key: key, pages: pages

@@ -26,7 +26,9 @@ struct AccessTokenValidator: Sendable {
         } catch let e as OAuthError { throw e } catch { throw OAuthError.failure(error, "token lookup") }
         guard record.revokedAt == nil else { throw OAuthError(.invalidToken, "the access token has been revoked") }
         // RFC 7592 §2.3: a deleted client's tokens stop working.
-        guard (try? await clients.lookup(record.clientID)) != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
+        let owner: Client?
+        do { owner = try await clients.lookup(record.clientID) } catch let e as OAuthError { throw e } catch { throw OAuthError.failure(error, "client lookup") }
+        guard owner != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
         guard record.expiresAt > now else { throw OAuthError(.invalidToken, "the access token has expired") }
         if try await lineage.isRevoked(Lineage.of(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
             throw OAuthError(.invalidToken, "the access token has been revoked")

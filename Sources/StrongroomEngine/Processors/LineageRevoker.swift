@@ -87,10 +87,13 @@ struct LineageRevoker: Sendable {
         }
     }
 
-    /// Writes the pending revocations again, at most once a second.
-    private func retryPending(now: Date) async {
+    /// Writes the pending revocations again, at most once a second, stopping at the first the
+    /// database still refuses. Called at every lineage check and by the server every few seconds
+    /// (`Engine.retryPendingRevocations`), so an idle node writes them too.
+    func retryPending(now: Date) async {
         guard let due = pending.due(now: now, every: 1) else { return }
-        for entry in due where await store(entry.lineage, until: entry.until, now: now) != nil {
+        for entry in due {
+            guard await store(entry.lineage, until: entry.until, now: now) != nil else { return }
             pending.remove(entry.lineage.key)
         }
     }

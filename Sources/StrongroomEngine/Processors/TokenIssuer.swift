@@ -70,12 +70,14 @@ struct TokenIssuer: Sendable {
         }
         do { try await storage.saveTokens(records) } catch { throw OAuthError.failure(error, "save tokens") }
         // Theft detection may have revoked this lineage while the tokens were being written (the
-        // same code or refresh token replayed in the same instant, see `LineageRevoker.revoke`):
-        // then they are revoked here, whichever write landed first. This request still is the one
-        // that used the code or token, so it gets its answer (RFC 6749 §4.1.2: the use that came
-        // second is refused, and what the first was given is revoked); its tokens are dead.
+        // same code or refresh token replayed in the same instant, see `LineageRevoker.revoke`).
+        // This request still is the one that used the code or token, so it gets its answer
+        // (RFC 6749 §4.1.2: the use that came second is refused, and what the first was given is
+        // revoked): its tokens are dead at every use (the lineage marker), and no ID token is
+        // signed for it, since a signed ID token cannot be recalled from whoever verifies it.
         let lineages = Lineage.of(codeID: codeID, familyID: family, grantID: grantID)
-        if try await lineage.isRevoked(lineages) {
+        let revokedMeanwhile = try await lineage.isRevoked(lineages)
+        if revokedMeanwhile {
             for r in records { _ = try? await storage.revokeToken(hash: r.tokenHash, at: now) }
         }
         var body: [String: JSONValue] = [
@@ -83,7 +85,7 @@ struct TokenIssuer: Sendable {
             "scope": .string(scopes.joined(separator: " ")),
         ]
         if let refresh { body["refresh_token"] = .string(refresh) }
-        if withIDToken, let subject {
+        if withIDToken, !revokedMeanwhile, let subject {
             body["id_token"] = .string(try await idToken(client: auth.client, subject: subject, nonce: nonce, authTime: authTime, acr: acr,
                                                               profile: profile, code: nil, state: nil, accessToken: accessToken,
                                                               claimsRequest: claimsRequest, scopes: scopes))

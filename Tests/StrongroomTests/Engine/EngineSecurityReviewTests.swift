@@ -264,10 +264,11 @@ import Testing
         await h.engine.lineage.revoke(.code(record.id))
         let auth = try await h.engine.clientAuthenticator.authenticate(H.post("/token", [], headers: [Self.plainBasic]), form: [], endpointPath: EndpointPath.token)
         // The request that consumed the code is answered (exactly one winner per race), but what
-        // it is given is revoked before it leaves.
+        // it is given is revoked before it leaves, and no ID token (it could not be recalled).
         let body = try await h.engine.tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
                                                        familyID: nil, binding: nil, profile: record.profile, authTime: record.authTime, acr: nil,
-                                                       nonce: nil, claimsRequest: nil, withIDToken: false, withRefresh: true)
+                                                       nonce: nil, claimsRequest: nil, withIDToken: true, withRefresh: true)
+        #expect(body["id_token"] == nil)
         let access = try #require(body["access_token"]?.stringValue)
         let refresh = try #require(body["refresh_token"]?.stringValue)
         #expect(try await h.engine.storage.token(hash: h.engine.hasher.hash(access))?.revokedAt != nil)
@@ -288,7 +289,8 @@ import Testing
         let auth = try await h.engine.clientAuthenticator.authenticate(H.post("/token", [], headers: [Self.plainBasic]), form: [], endpointPath: EndpointPath.token)
         let body = try await h.engine.tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
                                                        familyID: nil, binding: nil, profile: record.profile, authTime: record.authTime, acr: nil,
-                                                       nonce: nil, claimsRequest: nil, withIDToken: false, withRefresh: true)
+                                                       nonce: nil, claimsRequest: nil, withIDToken: true, withRefresh: true)
+        #expect(body["id_token"]?.stringValue != nil)
         let access = try #require(body["access_token"]?.stringValue)
         let intro = JSONValue.from(await h.engine.introspect(H.post("/introspect", [("token", access)], headers: [Self.plainBasic])))
         #expect(intro["active"]?.boolValue == true)
