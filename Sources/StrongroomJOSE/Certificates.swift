@@ -255,7 +255,10 @@ enum DNText {
     struct Pair: Equatable, Comparable {
         var type: String
         var value: String
-        static func < (a: Pair, b: Pair) -> Bool { (a.type, a.value) < (b.type, b.value) }
+        /// `value` is the hex of a DER value that is not a string, not text: a text that happens
+        /// to read `#…` never equals it.
+        var der = false
+        static func < (a: Pair, b: Pair) -> Bool { (a.type, a.value, a.der ? 1 : 0) < (b.type, b.value, b.der ? 1 : 0) }
     }
 
     static let names: [String: String] = [
@@ -281,7 +284,7 @@ enum DNText {
         dn.reversed().map { rdn in
             rdn.map { attribute in
                 let type = normalizeType(String(describing: attribute.type).replacingOccurrences(of: " ", with: ""))
-                guard let value = String(attribute.value) else { return Pair(type: type, value: "#" + hex(attribute.value)) }
+                guard let value = String(attribute.value) else { return Pair(type: type, value: hex(attribute.value), der: true) }
                 return Pair(type: type, value: normalizeValue(value))
             }.sorted()
         }
@@ -306,8 +309,8 @@ enum DNText {
     }
 
     /// A `#hex` value (RFC 4514 §2.4, §3): the DER of an attribute value. A string in it compares
-    /// as that string; anything else as its lowercase hex. Nil when the hex is malformed.
-    static func hexFormValue(_ hexText: Substring) -> String? {
+    /// as that string; anything else as its DER (lowercase hex). Nil when the hex is malformed.
+    static func hexFormValue(_ hexText: Substring) -> (value: String, der: Bool)? {
         let digits = Array(hexText.utf8)
         guard !digits.isEmpty, digits.count.isMultiple(of: 2), digits.count <= 2048 else { return nil }
         var der: [UInt8] = []
@@ -315,11 +318,11 @@ enum DNText {
             guard let h = hexValue(digits[i]), let l = hexValue(digits[i + 1]) else { return nil }
             der.append(h << 4 | l)
         }
-        if let s = try? ASN1UTF8String(derEncoded: der) { return normalizeValue(String(s)) }
-        if let s = try? ASN1PrintableString(derEncoded: der) { return normalizeValue(String(s)) }
-        if let s = try? ASN1IA5String(derEncoded: der) { return normalizeValue(String(s)) }
+        if let s = try? ASN1UTF8String(derEncoded: der) { return (normalizeValue(String(s)), false) }
+        if let s = try? ASN1PrintableString(derEncoded: der) { return (normalizeValue(String(s)), false) }
+        if let s = try? ASN1IA5String(derEncoded: der) { return (normalizeValue(String(s)), false) }
         guard (try? DER.parse(der)) != nil else { return nil }
-        return "#" + String(decoding: digits, as: UTF8.self).lowercased()
+        return (String(decoding: digits, as: UTF8.self).lowercased(), true)
     }
 
     /// Parses an RFC 4514 string (`,` or `;` between RDNs, `+` inside, backslash escapes incl. `\XX`).
@@ -337,14 +340,12 @@ enum DNText {
             let t = type.trimmingCharacters(in: .whitespaces)
             guard inValue, !t.isEmpty else { return false }
             let text = String(decoding: value, as: UTF8.self)
-            let normalizedValue: String
             if hexForm {
                 guard let v = hexFormValue(Substring(text.trimmingCharacters(in: .whitespaces).dropFirst())) else { return false }
-                normalizedValue = v
+                current.append(Pair(type: normalizeType(t), value: v.value, der: v.der))
             } else {
-                normalizedValue = normalizeValue(text)
+                current.append(Pair(type: normalizeType(t), value: normalizeValue(text)))
             }
-            current.append(Pair(type: normalizeType(t), value: normalizedValue))
             type = ""; value = []; inValue = false; hexForm = false
             return true
         }

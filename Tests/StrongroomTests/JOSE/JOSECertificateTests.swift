@@ -47,6 +47,17 @@ import X509
         #expect(cert.subjectMatches(cert.subjectDN.uppercased().replacingOccurrences(of: "CN=#", with: "cn=#")))
         // The library's debugging form is not a way to name the value.
         #expect(!cert.subjectMatches("CN=ASN1Any([140, 15]),1.29.4.3=fuzz-client"))
+        // Nor is the hex as escaped text: `\#` is the character, so that names a string.
+        #expect(!cert.subjectMatches(cert.subjectDN.replacingOccurrences(of: "CN=#", with: "CN=\\#")))
+    }
+
+    @Test func aTextThatReadsLikeHexIsNotTheDERItSpells() throws {
+        // CN is the text "#a0030c0161"; as a #hex value those bytes are DER ([0] { UTF8String "a" }).
+        let issued = try DemoPKI.issueClientCertificate(ca: Self.ca, commonName: "#a0030c0161", organization: "Strongroom Demo", keyAlgorithm: .es256)
+        let cert = try ClientCertificate.fromPEM(issued.certificatePEM)
+        #expect(!cert.subjectMatches("CN=#a0030c0161,O=Strongroom Demo,C=GB"))
+        #expect(cert.subjectMatches("CN=\\#a0030c0161,O=Strongroom Demo,C=GB"))
+        #expect(cert.subjectMatches(cert.subjectDN))
     }
 
     @Test func aHexValueMatchesTheStringItEncodes() throws {
