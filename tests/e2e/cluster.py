@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import yaml
 
-from conftest import configure
+from conftest import configure, stop_process
 from fapi_client import Browser, Server, pkce_pair, random_state
 
 PG_URL = os.environ.get("STRONGROOM_TEST_POSTGRES_URL", "")
@@ -263,13 +263,7 @@ class Node:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
     def log_tail(self, n: int = 40) -> str:
         try:

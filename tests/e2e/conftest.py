@@ -81,7 +81,42 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-class RunningServer:
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Stops one process a test started, by its PID: SIGTERM, then SIGKILL after 10 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+class ConfiguredServer:
+    """What a test reads from the configuration a server (or a bed of nodes) runs with: needs
+    `self.config` and `self.issuer`."""
+
+    config: dict
+    issuer: str
+
+    @property
+    def admin_token(self) -> str:
+        return self.config["admin"]["token"]
+
+    @property
+    def initial_access_token(self) -> str:
+        return self.config["service"]["registration"]["initial_access_tokens"][0]
+
+    @property
+    def callback(self) -> str:
+        return self.issuer + "/demo/callback"
+
+    def client_config(self, client_id: str) -> dict:
+        return next(c for c in self.config["clients"] if c["client_id"] == client_id)
+
+
+class RunningServer(ConfiguredServer):
     """One `strongroom serve` process and what a test needs to talk to it."""
 
     def __init__(self, binary: str, kit: Path, config_name: str, config: dict, port: int, mtls_port: int):
@@ -125,30 +160,8 @@ class RunningServer:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.log.close()
-
-    # Convenience
-    @property
-    def admin_token(self) -> str:
-        return self.config["admin"]["token"]
-
-    @property
-    def initial_access_token(self) -> str:
-        return self.config["service"]["registration"]["initial_access_tokens"][0]
-
-    @property
-    def callback(self) -> str:
-        return self.issuer + "/demo/callback"
-
-    def client_config(self, client_id: str) -> dict:
-        return next(c for c in self.config["clients"] if c["client_id"] == client_id)
 
     def admin(self, method: str, path: str, body=None) -> requests.Response:
         return self.api.request(method, "/admin" + path, json=body, headers={"Authorization": f"Bearer {self.admin_token}"})

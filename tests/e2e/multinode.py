@@ -49,9 +49,9 @@ import pytest
 import requests
 import yaml
 
-from conftest import configure
+from conftest import ConfiguredServer, configure, stop_process
 from fapi_client import Browser, Client, Server
-from test_proxy import Nginx, rfc9440_map
+from test_proxy import Nginx, nginx_conf_around
 
 PG_URL = os.environ.get("STRONGROOM_TEST_POSTGRES_URL", "")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -158,18 +158,6 @@ def wait_listening(port: int, proc: subprocess.Popen, what: str, describe, timeo
             if time.time() > deadline:
                 pytest.fail(f"{what} did not listen on {port} in {timeout}s:\n{describe()}")
             time.sleep(0.05)
-
-
-def stop_process(proc: subprocess.Popen | None) -> None:
-    """Stops one process we started, by its PID: SIGTERM, then SIGKILL after 10 s."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 class Node:
@@ -306,25 +294,7 @@ def nginx_conf(work: Path, kit: Path, nodes: list[Node], balanced_port: int, nod
     upstreams += "".join(f"    upstream strongroom_node_{n.name} {{ server 127.0.0.1:{n.port}; }}\n" for n in nodes)
     blocks = server_block(balanced_port, "strongroom_nodes")
     blocks += "".join(server_block(p, f"strongroom_node_{n.name}") for n, p in zip(nodes, node_ports))
-    tmp = work / "tmp"
-    return f"""daemon off;
-master_process off;
-worker_processes 1;
-pid {work / "nginx.pid"};
-error_log {work / "error.log"} info;
-events {{ worker_connections 256; }}
-http {{
-    access_log {work / "access.log"};
-    client_body_temp_path {tmp / "body"};
-    proxy_temp_path {tmp / "proxy"};
-    fastcgi_temp_path {tmp / "fastcgi"};
-    uwsgi_temp_path {tmp / "uwsgi"};
-    scgi_temp_path {tmp / "scgi"};
-    {rfc9440_map("$ssl_client_raw_cert", "$client_cert_rfc9440")}
-{upstreams}
-{blocks}
-}}
-"""
+    return nginx_conf_around(work, 256, upstreams + "\n" + blocks)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -422,7 +392,7 @@ def same_configuration(configs: list[dict]) -> bool:
     return all(without_ports(c) == first for c in configs[1:])
 
 
-class Bed:
+class Bed(ConfiguredServer):
     def __init__(self, binary: str, kit: dict, work: Path, n_nodes: int = 3, with_nginx: bool = True):
         self.kit = kit["dir"]
         self.ca = str(self.kit / "ca.pem")
@@ -484,21 +454,6 @@ class Bed:
         if not self.nginx_vias:
             pytest.skip(nginx_missing() or "nginx layout not started")
         return self.nginx_vias[name]
-
-    @property
-    def admin_token(self) -> str:
-        return self.config["admin"]["token"]
-
-    @property
-    def initial_access_token(self) -> str:
-        return self.config["service"]["registration"]["initial_access_tokens"][0]
-
-    @property
-    def callback(self) -> str:
-        return self.issuer + "/demo/callback"
-
-    def client_config(self, client_id: str) -> dict:
-        return next(c for c in self.config["clients"] if c["client_id"] == client_id)
 
     def admin(self, via: Via, method: str, path: str, body=None) -> requests.Response:
         return via.request(method, "/admin" + path, json=body, headers={"Authorization": f"Bearer {self.admin_token}"})

@@ -34,7 +34,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import RunningServer, configure, free_ports, make_cert, write_cert, write_key
+from conftest import RunningServer, configure, free_ports, make_cert, stop_process, write_cert, write_key
 from fapi_client import cert_thumbprint, pem_bytes
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -85,13 +85,19 @@ def nginx_conf(work: Path, kit: Path, upstream_port: int, forwarding_port: int, 
         }}
     }}
 """
+    return nginx_conf_around(work, 64, server_block(forwarding_port, "$client_cert_rfc9440") + "\n" + server_block(silent_port, '""'))
+
+
+def nginx_conf_around(work: Path, worker_connections: int, http_body: str) -> str:
+    """A whole nginx configuration that keeps every file in `work` (one process, no daemon) and
+    maps the TLS client certificate to `$client_cert_rfc9440`; `http_body` is the rest of `http`."""
     tmp = work / "tmp"
     return f"""daemon off;
 master_process off;
 worker_processes 1;
 pid {work / "nginx.pid"};
 error_log {work / "error.log"} info;
-events {{ worker_connections 64; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     access_log {work / "access.log"};
     client_body_temp_path {tmp / "body"};
@@ -100,8 +106,7 @@ http {{
     uwsgi_temp_path {tmp / "uwsgi"};
     scgi_temp_path {tmp / "scgi"};
     {rfc9440_map("$ssl_client_raw_cert", "$client_cert_rfc9440")}
-{server_block(forwarding_port, "$client_cert_rfc9440")}
-{server_block(silent_port, '""')}
+{http_body}
 }}
 """
 
@@ -140,13 +145,7 @@ class Nginx:
         return p.read_text(errors="replace")[-4000:] if p.exists() else "(no error log)"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.log.close()
 
 
