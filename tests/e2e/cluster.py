@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import time
@@ -345,3 +346,13 @@ def authorize_code(conn: Conn, cookie: str, callback: str, client_id: str = PLAI
 
 def redeem_body(code: str, verifier: str, callback: str) -> dict:
     return {"grant_type": "authorization_code", "code": code, "redirect_uri": callback, "code_verifier": verifier}
+
+
+def integrity(db) -> list:
+    """`PRAGMA integrity_check` of an SQLite file, read-only, so that this connection never
+    checkpoints the server's WAL."""
+    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return c.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        c.close()

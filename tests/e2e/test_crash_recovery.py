@@ -17,11 +17,11 @@ with SIGKILL in the middle of that. Afterwards:
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 
-from cluster import PLAIN, Conn, ConnectionLost, Node, authorize_code, basic, login, needs_postgres, node_config, pg_schema, redeem_body
+from cluster import (PLAIN, Conn, ConnectionLost, Node, authorize_code, basic, integrity, login, needs_postgres, node_config,
+                     pg_schema, redeem_body)
 from conftest import free_ports, observe
 
 CC_CLIENT = "crash-cc"
@@ -125,14 +125,6 @@ def serves(node: Node) -> None:
     r = conn.request("POST", "/token", basic(CC_CLIENT, CC_SECRET), {"grant_type": "client_credentials", "scope": "profile"})
     conn.close()
     assert r.status == 200, f"{node.name} after its restart: {r.describe()}"
-
-
-def integrity(db) -> list:
-    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return c.execute("PRAGMA integrity_check").fetchall()
-    finally:
-        c.close()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from cluster import PLAIN, Node, authorize_code, basic, login, node_config, redeem_body
+from cluster import PLAIN, Node, authorize_code, basic, integrity, login, node_config, redeem_body
 from conftest import free_ports, observe
 from fapi_client import pkce_pair, random_state
 
@@ -111,15 +111,6 @@ def fill(directory) -> tuple[str, int]:
         except OSError:
             pass
     return path, written
-
-
-def integrity(db) -> list:
-    # Read-only, so that this connection never checkpoints the server's WAL.
-    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return c.execute("PRAGMA integrity_check").fetchall()
-    finally:
-        c.close()
 
 
 def test_full_disk_is_503_and_the_server_recovers_without_restart(disk_node):
