@@ -84,7 +84,7 @@ struct ClientsShowCommand: AsyncParsableCommand {
     func run() async throws {
         try await CLI.guarded {
             let config = try CLI.loadConfiguration(options.config)
-            guard let client = try await CLI.withEngine(config, { engine in try await engine.clients.get(clientID) }) else {
+            guard let client = try await CLI.withEngine(config, { engine in try await engine.clients.lookup(clientID) }) else {
                 CLI.printError("no client \(clientID)")
                 throw ExitCode.failure
             }
@@ -125,7 +125,7 @@ struct ClientsCheckCommand: AsyncParsableCommand {
             } else {
                 let id = clientID ?? ""
                 let found: [Violation]? = try await CLI.withEngine(config) { engine in
-                    guard let client = try await engine.clients.get(id) else { return nil }
+                    guard let client = try await engine.clients.lookup(id) else { return nil }
                     return engine.clients.validate(client.metadata)
                 }
                 guard let found else {

@@ -45,7 +45,7 @@ extension Engine {
                 let v = clients.validate(metadata)
                 return .json(["ok": .bool(v.isEmpty), "violations": .array(v.map(violationJSON))])
             case ("GET", "clients", 2):
-                guard let c = try await clients.get(parts[1]) else { throw OAuthError(.notFound, "no such client", status: 404) }
+                guard let c = try await clients.lookup(parts[1]) else { throw OAuthError(.notFound, "no such client", status: 404) }
                 return .json(clientJSON(c))
             case ("PUT", "clients", 2):
                 let metadata = try parseMetadata(request.body)

@@ -91,7 +91,7 @@ extension Engine {
         do {
             let (token, scheme) = try presentedToken(request, allowForm: request.method == "POST")
             dpopChallenge = scheme == .dpop
-            let record = try await accessTokens.validate(token, request: request)
+            let (record, client) = try await accessTokens.validate(token, request: request)
             dpopChallenge = dpopChallenge || record.dpopJKT != nil
             try await checkDPoPBinding(record, token: token, scheme: scheme, request: request)
             guard record.scopes.contains("openid"), let subject = record.subject else {
@@ -103,8 +103,7 @@ extension Engine {
             for name in record.claimsRequest?["userinfo"]?.objectValue?.keys.map({ $0 }) ?? [] {
                 if let v = user.claims[name] { claims[name] = v }
             }
-            let client = try? await clients.lookup(record.clientID)
-            if let alg = client?.metadata.userinfoSignedResponseAlg, let client {
+            if let alg = client.metadata.userinfoSignedResponseAlg {
                 claims["iss"] = .string(issuer)
                 claims["aud"] = .string(client.clientID)
                 let a = signingAlgorithm(registered: alg, offered: service.algorithms.userinfo, profile: record.profile)
@@ -177,7 +176,7 @@ extension Engine {
         do {
             let (token, scheme) = try presentedToken(request)
             dpopChallenge = scheme == .dpop
-            let record = try await accessTokens.validate(token, request: request)
+            let record = try await accessTokens.validate(token, request: request).record
             dpopChallenge = dpopChallenge || record.dpopJKT != nil
             try await checkDPoPBinding(record, token: token, scheme: scheme, request: request)
             // The profiles the token's scopes select, read once.

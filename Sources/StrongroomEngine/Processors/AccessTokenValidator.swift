@@ -15,8 +15,9 @@ struct AccessTokenValidator: Sendable {
 
     var now: Date { clock.now() }
 
-    /// Looks up, and checks expiry, revocation and certificate binding (RFC 8705 §3).
-    func validate(_ token: String, request: TransportRequest) async throws(OAuthError) -> TokenRecord {
+    /// Looks up, and checks expiry, revocation and certificate binding (RFC 8705 §3). Returns the
+    /// token and the client it was issued to, read for the check (so callers need not read it again).
+    func validate(_ token: String, request: TransportRequest) async throws(OAuthError) -> (record: TokenRecord, client: Client) {
         let record: TokenRecord
         do {
             guard let r = try await storage.token(hash: hasher.hash(token)), r.kind == .access else {
@@ -26,9 +27,9 @@ struct AccessTokenValidator: Sendable {
         } catch let e as OAuthError { throw e } catch { throw OAuthError.failure(error, "token lookup") }
         guard record.revokedAt == nil else { throw OAuthError(.invalidToken, "the access token has been revoked") }
         // RFC 7592 §2.3: a deleted client's tokens stop working.
-        let owner: Client?
-        do { owner = try await clients.lookup(record.clientID) } catch let e as OAuthError { throw e } catch { throw OAuthError.failure(error, "client lookup") }
-        guard owner != nil else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
+        let found: Client?
+        do { found = try await clients.lookup(record.clientID) } catch let e as OAuthError { throw e } catch { throw OAuthError.failure(error, "client lookup") }
+        guard let owner = found else { throw OAuthError(.invalidToken, "the client of this access token no longer exists") }
         guard record.expiresAt > now else { throw OAuthError(.invalidToken, "the access token has expired") }
         if try await lineage.isRevoked(Lineage.of(codeID: record.codeID, familyID: record.familyID, grantID: record.grantID)) {
             throw OAuthError(.invalidToken, "the access token has been revoked")
@@ -38,7 +39,7 @@ struct AccessTokenValidator: Sendable {
         case .missing: throw OAuthError(.invalidToken, "this access token is certificate-bound: present the client certificate", rule: "RFC 8705 §3")
         case .other: throw OAuthError(.invalidToken, "the access token is bound to another certificate", rule: "RFC 8705 §3")
         }
-        return record
+        return (record, owner)
     }
 
 }

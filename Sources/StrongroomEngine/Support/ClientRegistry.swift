@@ -31,7 +31,7 @@ public struct ClientRegistry: Sendable {
     /// (admin API, RFC 7592, the CLI) is refused or honoured by every node at once. No node keeps
     /// a copy, because a copy that outlives a deletion would keep issuing tokens to a client that
     /// no longer exists; the read is one primary-key lookup, as any invalidation check would be.
-    func lookup(_ clientID: String) async throws -> Client? {
+    public func lookup(_ clientID: String) async throws -> Client? {
         try await storage.client(id: clientID)
     }
 
@@ -132,7 +132,6 @@ public struct ClientRegistry: Sendable {
         try await storage.deleteClient(id: clientID)
     }
     public func list() async throws -> [Client] { try await storage.clients() }
-    public func get(_ clientID: String) async throws -> Client? { try await storage.client(id: clientID) }
 
     /// Creates or refreshes a client declared in the configuration file. Nodes starting together
     /// seed the same clients: a create that finds the client already there (another node created

@@ -54,7 +54,7 @@ struct EngineMultiNodeClientTests {
             let before = await Self.clientCredentials(nodes.b, id, scope: "email")
             #expect(before.status == 200, "node B before the change: \(Self.text(before))")
 
-            var metadata = try #require(try await nodes.a.clients.get(id)).metadata
+            var metadata = try #require(try await nodes.a.clients.lookup(id)).metadata
             metadata.scope = "profile"
             _ = try await nodes.a.clients.update(clientID: id, metadata: metadata)
             let refused = await Self.clientCredentials(nodes.b, id, scope: "email")
