@@ -2,7 +2,7 @@
 -- exactly once (scenario b: every client assertion has its own jti, and the server refuses a
 -- replayed jti). With several wrk threads, thread k of n takes lines k, k+n, k+2n, ...
 -- BENCH_POOL names the file. When a thread runs out of lines it stops (and says so on stderr),
--- so a replay can never be measured by accident.
+-- so a replay can never be measured by accident. Answers are checked as in summary.lua.
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local summary = require("summary")
 
@@ -13,7 +13,10 @@ function setup(thread)
    thread:set("index", counter)
    counter = counter + 1
    table.insert(threads, thread)
+   summary.setup(thread)
 end
+
+response = summary.response
 
 local lines, stride, skip
 

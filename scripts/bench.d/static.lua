@@ -1,5 +1,6 @@
 -- One fixed request, repeated on every keep-alive connection (scenarios a, c, d, e).
--- BENCH_METHOD, BENCH_BODY (form body, POST only) and BENCH_AUTHORIZATION come from scripts/bench.
+-- BENCH_METHOD, BENCH_BODY (form body, POST only), BENCH_AUTHORIZATION and BENCH_EXPECT (what
+-- every answer's body must contain) come from scripts/bench.
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local summary = require("summary")
 
@@ -13,4 +14,6 @@ local authorization = os.getenv("BENCH_AUTHORIZATION")
 if authorization and authorization ~= "" then wrk.headers["Authorization"] = authorization end
 wrk.headers["Accept"] = "application/json"
 
+setup = summary.setup
+response = summary.response
 done = summary.done
