@@ -57,11 +57,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The system libcrypto (OpenSSL 3), for RSA signing only (StrongroomJOSE/OpenSSLRSASigner.swift).
+        .systemLibrary(
+            name: "COpenSSLCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Safe JOSE layer over swift-crypto, X.509 helpers.
         .target(
             name: "StrongroomJOSE",
             dependencies: [
                 "StrongroomCore",
+                "COpenSSLCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -19,6 +19,10 @@ public struct ServerSigningKey: Sendable {
     /// Public members plus kid, use "sig", alg.
     public let publicJWK: JWK
     let backing: Backing
+    /// The same RSA key loaded into the system OpenSSL, which signs RSA faster on CPUs with AVX-512
+    /// IFMA (see `OpenSSLRSASigner`); nil for EC keys, or when OpenSSL could not load the key or its
+    /// probe signature did not verify with swift-crypto (then swift-crypto signs).
+    let rsaSigner: OpenSSLRSASigner?
 
     init(backing: Backing, algorithm: JWSAlgorithm) throws {
         self.backing = backing
@@ -26,6 +30,38 @@ public struct ServerSigningKey: Sendable {
         let bare = try JWK(json: ServerSigningKey.publicMembers(backing))
         self.kid = bare.thumbprint()
         self.publicJWK = bare.with(["kid": .string(kid), "use": "sig", "alg": .string(algorithm.rawValue)])
+        if case .rsa(let k) = backing {
+            self.rsaSigner = Self.checkedOpenSSLSigner(for: k, algorithm: algorithm)
+        } else {
+            self.rsaSigner = nil
+        }
+    }
+
+    /// Loads the key into OpenSSL and keeps it only if a probe signature made there verifies with
+    /// swift-crypto under this algorithm's digest and padding.
+    static func checkedOpenSSLSigner(for key: _RSA.Signing.PrivateKey, algorithm: JWSAlgorithm) -> OpenSSLRSASigner? {
+        guard let signer = OpenSSLRSASigner(pkcs1DER: key.derRepresentation) else { return nil }
+        let probe = Data("strongroom signing-key probe \(algorithm.rawValue)".utf8)
+        let (digest, pss) = rsaParameters(algorithm)
+        let padding: _RSA.Signing.Padding = pss ? .PSS : .insecurePKCS1v1_5
+        guard let raw = signer.sign(probe, digest: digest, pss: pss) else { return nil }
+        let signature = _RSA.Signing.RSASignature(rawRepresentation: raw)
+        let valid = switch digest {
+        case .sha256: key.publicKey.isValidSignature(signature, for: SHA256.hash(data: probe), padding: padding)
+        case .sha384: key.publicKey.isValidSignature(signature, for: SHA384.hash(data: probe), padding: padding)
+        case .sha512: key.publicKey.isValidSignature(signature, for: SHA512.hash(data: probe), padding: padding)
+        }
+        return valid ? signer : nil
+    }
+
+    /// The digest, and whether the padding is PSS (PS*) rather than PKCS #1 v1.5 (RS*).
+    static func rsaParameters(_ algorithm: JWSAlgorithm) -> (digest: OpenSSLRSASigner.Digest, pss: Bool) {
+        let pss = [.ps256, .ps384, .ps512].contains(algorithm)
+        switch algorithm {
+        case .ps384, .rs384: return (.sha384, pss)
+        case .ps512, .rs512: return (.sha512, pss)
+        default: return (.sha256, pss)
+        }
     }
 
     public static func generate(_ algorithm: JWSAlgorithm) throws -> ServerSigningKey {
@@ -104,11 +140,15 @@ public struct ServerSigningKey: Sendable {
     public func signature(for data: Data) throws -> Data {
         switch backing {
         case .rsa(let k):
-            let padding: _RSA.Signing.Padding = [.ps256, .ps384, .ps512].contains(algorithm) ? .PSS : .insecurePKCS1v1_5
-            switch algorithm {
-            case .ps384, .rs384: return try k.signature(for: SHA384.hash(data: data), padding: padding).rawRepresentation
-            case .ps512, .rs512: return try k.signature(for: SHA512.hash(data: data), padding: padding).rawRepresentation
-            default: return try k.signature(for: SHA256.hash(data: data), padding: padding).rawRepresentation
+            let (digest, pss) = Self.rsaParameters(algorithm)
+            if let rsaSigner, let signature = rsaSigner.sign(data, digest: digest, pss: pss) {
+                return signature
+            }
+            let padding: _RSA.Signing.Padding = pss ? .PSS : .insecurePKCS1v1_5
+            switch digest {
+            case .sha256: return try k.signature(for: SHA256.hash(data: data), padding: padding).rawRepresentation
+            case .sha384: return try k.signature(for: SHA384.hash(data: data), padding: padding).rawRepresentation
+            case .sha512: return try k.signature(for: SHA512.hash(data: data), padding: padding).rawRepresentation
             }
         case .p256(let k): return try k.signature(for: data).rawRepresentation
         case .p384(let k): return try k.signature(for: data).rawRepresentation
@@ -148,9 +188,13 @@ public struct ServerKeyRing: Sendable {
 
     /// Signing keys are used and published; `publishedOnly` keys are published for verification
     /// only (a retired key during rotation). Private members of `publishedOnly` are never published.
+    /// `jwks` serialized, once per ring: GET /jwks answers these bytes.
+    public let jwksDocument: Data
+
     public init(signing: [ServerSigningKey], publishedOnly: [JWK]) {
         self.signing = signing
         self.publishedOnly = publishedOnly.map(\.publicOnly)
+        self.jwksDocument = Self.publicKeySet(signing: signing, publishedOnly: self.publishedOnly).json.serialized()
     }
 
     /// The first signing key for `algorithm`.
@@ -159,7 +203,9 @@ public struct ServerKeyRing: Sendable {
     }
 
     /// The published JWK Set: public members only, with kid/use/alg; duplicate kids published once.
-    public var publicKeySet: JWKSet {
+    public var publicKeySet: JWKSet { Self.publicKeySet(signing: signing, publishedOnly: publishedOnly) }
+
+    static func publicKeySet(signing: [ServerSigningKey], publishedOnly: [JWK]) -> JWKSet {
         var seen: Set<String> = []
         var keys: [JWK] = []
         for key in signing.map(\.publicJWK) + publishedOnly {

@@ -45,6 +45,53 @@ import _CryptoExtras
         #expect(!priv.publicKey.isValidSignature(.init(rawRepresentation: sig), for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5))
     }
 
+    /// RSA keys sign through the system OpenSSL (OpenSSLRSASigner); every RSA algorithm's signature made
+    /// there must verify with swift-crypto under exactly that algorithm's digest and padding, and not
+    /// under another.
+    @Test(arguments: [JWSAlgorithm.ps256, .ps384, .ps512, .rs256, .rs384, .rs512])
+    func rsaSignaturesComeFromOpenSSLAndVerifyWithSwiftCrypto(_ alg: JWSAlgorithm) throws {
+        let key = try ServerSigningKey(privateKeyPEM: JOSEFixtures.ps256.privateKeyPEM, algorithm: alg)
+        let signer = try #require(key.rsaSigner, "the OpenSSL signer did not load the key")
+        guard case .rsa(let priv) = key.backing else { Issue.record("not RSA"); return }
+        let data = Data("payload for \(alg.rawValue)".utf8)
+        let (digest, pss) = ServerSigningKey.rsaParameters(alg)
+        let direct = try #require(signer.sign(data, digest: digest, pss: pss))
+        let viaKey = try key.signature(for: data)
+        #expect(direct.count == 256 && viaKey.count == 256)
+        let padding: _RSA.Signing.Padding = pss ? .PSS : .insecurePKCS1v1_5
+        let other: _RSA.Signing.Padding = pss ? .insecurePKCS1v1_5 : .PSS
+        for sig in [direct, viaKey] {
+            let s = _RSA.Signing.RSASignature(rawRepresentation: sig)
+            switch digest {
+            case .sha256:
+                #expect(priv.publicKey.isValidSignature(s, for: SHA256.hash(data: data), padding: padding))
+                #expect(!priv.publicKey.isValidSignature(s, for: SHA384.hash(data: data), padding: padding))
+            case .sha384:
+                #expect(priv.publicKey.isValidSignature(s, for: SHA384.hash(data: data), padding: padding))
+                #expect(!priv.publicKey.isValidSignature(s, for: SHA256.hash(data: data), padding: padding))
+            case .sha512:
+                #expect(priv.publicKey.isValidSignature(s, for: SHA512.hash(data: data), padding: padding))
+                #expect(!priv.publicKey.isValidSignature(s, for: SHA256.hash(data: data), padding: padding))
+            }
+            #expect(!priv.publicKey.isValidSignature(s, for: SHA256.hash(data: Data("other".utf8)), padding: padding))
+            if digest == .sha256 {
+                #expect(!priv.publicKey.isValidSignature(s, for: SHA256.hash(data: data), padding: other))
+            }
+        }
+        // PKCS #1 v1.5 is deterministic: OpenSSL's and swift-crypto's signatures are the same bytes.
+        if !pss, digest == .sha256 {
+            #expect(try priv.signature(for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5).rawRepresentation == direct)
+        }
+    }
+
+    /// A key OpenSSL cannot read gives no OpenSSL signer (swift-crypto then signs); EC keys never have one.
+    @Test func openSSLSignerRefusesWhatIsNotAnRSAKey() throws {
+        #expect(OpenSSLRSASigner(pkcs1DER: Data()) == nil)
+        #expect(OpenSSLRSASigner(pkcs1DER: Data(repeating: 0x30, count: 40)) == nil)
+        #expect(JOSEFixtures.es256.rsaSigner == nil)
+        #expect(JOSEFixtures.ps256.rsaSigner != nil)
+    }
+
     @Test func es256SignatureIsRawRS() throws {
         let token = try JOSEFixtures.es256.sign(payload: JOSEFixtures.claims)
         let sig = try #require(Base64URL.decode(token.split(separator: ".")[2]))
