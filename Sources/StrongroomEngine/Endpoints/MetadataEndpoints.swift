@@ -81,7 +81,7 @@ extension Engine {
     /// GET /jwks: public members only, with `kid`, `use` and `alg`.
     public func jwks(_ request: TransportRequest) async -> EngineResponse {
         EngineResponse(status: 200, headers: [Param("Content-Type", "application/jwk-set+json"), Param("Cache-Control", "public, max-age=300")],
-                       body: keys.ring.jwks.serialized())
+                       body: keys.ring.jwksDocument)
     }
 
     /// GET /healthz: the database answers. Otherwise 503 with `Retry-After` and the reason (no

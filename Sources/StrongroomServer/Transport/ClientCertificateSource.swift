@@ -57,7 +57,8 @@ public struct TrustedProxies: Sendable {
 
     /// Whether the TCP peer address is a trusted proxy.
     public func contains(_ address: String?) -> Bool {
-        guard let address, let peer = IPAddressBytes(address) else { return false }
+        // Most deployments list no proxy: no address parsing on every request then.
+        guard !entries.isEmpty, let address, let peer = IPAddressBytes(address) else { return false }
         return entries.contains { e in
             guard e.network.bytes.count == peer.bytes.count else { return false }
             var remaining = e.prefix
