@@ -113,7 +113,7 @@ peer_nginx() {
     peer_start nginx "$url" nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf"
     expect "nginx check e" '"keys"' "$url" >/dev/null
     PEER_SETUP[nginx]="nginx $(nginx -v 2>&1 | sed 's|.*/||'), worker_processes 1, TLS (kit certificate), keep-alive; a static copy of /jwks ($(wc -c <"$dir/jwks.json") bytes)"
-    wants e && scenario e "$url" static.lua BENCH_METHOD=GET BENCH_EXPECT='"keys"'
+    wants e && scenario e "$url" static.lua BENCH_METHOD=GET BENCH_CHECK=length BENCH_EXPECT_BYTES="$(answer_bytes "$url")"
     peer_stop
 }
 
@@ -255,15 +255,16 @@ peers_report() {
         else printf '  %-9s %s\n' "$p:" "${PEER_SETUP[$p]:-?}"; fi
     done
     echo
-    printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %7s %7s\n' peer scenario "req/s" "p50 ms" "p99 ms" errors "RSS MiB" "us/req" "server" "other"
+    printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %7s %7s %7s\n' peer scenario "req/s" "p50 ms" "p99 ms" errors "RSS MiB" "us/req" "server" "other" "wrk"
     for p in nginx authlib dot dot-plain glewlwyd; do
         for k in a b c d e; do
             [[ -n "${R[$p.$k.rps]:-}" ]] || continue
-            printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %6s%% %6s%%\n' "$p" "${NAME[$k]}" "${R[$p.$k.rps]}" "${R[$p.$k.p50]}" "${R[$p.$k.p99]}" \
-                "${R[$p.$k.errors]}" "${R[$p.$k.rss]}" "${R[$p.$k.cpureq]}" "${R[$p.$k.srvcpu]}" "${R[$p.$k.other]}"
+            printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %6s%% %6s%% %6s%%\n' "$p" "${NAME[$k]}" "${R[$p.$k.rps]}" "${R[$p.$k.p50]}" "${R[$p.$k.p99]}" \
+                "${R[$p.$k.errors]}" "${R[$p.$k.rss]}" "${R[$p.$k.cpureq]}" "${R[$p.$k.srvcpu]}" "${R[$p.$k.other]}" "${R[$p.$k.wrkcpu]}"
         done
     done
-    echo "(RSS here: the resident memory of the peer's processes together after the scenario)"
+    echo "(RSS here: the resident memory of the peer's processes together after the scenario; e is checked by status and"
+    echo "exact answer length, for Strongroom too, as wrk's per-answer Lua check would cost it more than nginx spends)"
     echo
     printf '%-44s %10s %8s %8s %8s %9s %10s %7s\n' "req/s, same work" strongroom nginx authlib dot glewlwyd "best peer" ratio
     for k in a b c d e; do
