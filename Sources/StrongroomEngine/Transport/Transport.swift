@@ -65,8 +65,11 @@ public struct TransportRequest: Sendable {
     /// only parameters, e.g. `;`) gives the empty string, which matches no media type.
     public var contentType: String? {
         guard let raw = header("content-type") else { return nil }
-        let mediaType = raw.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring()
-        return mediaType.trimmingCharacters(in: .whitespaces).lowercased()
+        // Byte-level: Foundation's trimmingCharacters(in:) cost more than the rest of this per request.
+        var bytes = Substring(raw).utf8.prefix { $0 != UInt8(ascii: ";") }[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return String(decoding: bytes, as: UTF8.self).lowercased()
     }
 
     /// `application/x-www-form-urlencoded` body parameters for the pages (login, consent, logout,

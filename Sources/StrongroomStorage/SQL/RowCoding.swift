@@ -2,6 +2,7 @@ import Foundation
 import PostgresKit
 import SQLKit
 import StrongroomCore
+import Synchronization
 
 /// A value bound into a statement.
 typealias SQLValue = any Encodable & Sendable
@@ -33,6 +34,28 @@ enum StoredJSON {
         } catch {
             throw StorageError.invalid("column \(column) holds malformed JSON: \(error)")
         }
+    }
+}
+
+/// Decoded values of one JSON column type by their exact stored text, for columns read with nearly
+/// every request whose text rarely changes (a client's `metadata`, read to authenticate each token
+/// and introspection request): the same text always decodes to the same value, so reusing the value
+/// is exactly what `JSONDecoder` would return, and nothing can be stale; the row itself is still read
+/// every time. At most `capacity` texts are kept; when full, the memo starts again empty.
+final class DecodedJSONMemo<T: Decodable & Sendable>: Sendable {
+    private let entries = Mutex<[String: T]>([:])
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func decode(_ text: String, column: String) throws -> T {
+        if let known = entries.withLock({ $0[text] }) { return known }
+        let value = try StoredJSON.decode(T.self, from: text, column: column)
+        entries.withLock { table in
+            if table.count >= capacity { table.removeAll(keepingCapacity: true) }
+            table[text] = value
+        }
+        return value
     }
 }
 

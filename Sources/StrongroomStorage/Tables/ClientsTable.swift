@@ -5,7 +5,7 @@ import StrongroomCore
 extension Client: TableRecord {
     static let schema = TableSchema<Client>("clients", primaryKey: ["client_id"], columns: [
         .text("client_id", \.clientID),
-        .json("metadata", \.metadata),
+        .json("metadata", \.metadata, memo: metadataMemo),
         .optionalText("secret_hash", \.secretHash),
         .optionalSealedText("secret_for_hmac", \.secretForHMAC, rowID: \.clientID),
         .optionalDate("secret_expires_at", \.secretExpiresAt),
@@ -14,6 +14,9 @@ extension Client: TableRecord {
         .date("created_at", \.createdAt).insertOnly(),
         .date("updated_at", \.updatedAt),
     ])
+
+    /// Client metadata is decoded once per distinct stored text (see `DecodedJSONMemo`).
+    static let metadataMemo = DecodedJSONMemo<ClientMetadata>(capacity: 1024)
 
     init(row: StoredRow<Client>) throws {
         self.init(

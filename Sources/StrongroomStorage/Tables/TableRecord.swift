@@ -103,6 +103,14 @@ extension Column {
                read: { cell, _, _ in try StoredJSON.decode(T.self, from: try cell.decode(String.self), column: cell.name) })
     }
 
+    /// As `json`, decoding through `memo` (see `DecodedJSONMemo`).
+    static func json<T: Codable & Sendable>(_ name: String, _ keyPath: any KeyPath<Record, T> & Sendable,
+                                            memo: DecodedJSONMemo<T>) -> Column {
+        Column(name, keyPath, .text, nullable: false,
+               bind: { record, _, _ in try StoredJSON.encode(record[keyPath: keyPath]) },
+               read: { cell, _, _ in try memo.decode(try cell.decode(String.self), column: cell.name) })
+    }
+
     static func optionalJSON<T: Codable & Sendable>(_ name: String, _ keyPath: any KeyPath<Record, T?> & Sendable) -> Column {
         Column(name, keyPath, .text, nullable: true,
                bind: { record, _, _ in try record[keyPath: keyPath].map { try StoredJSON.encode($0) } },

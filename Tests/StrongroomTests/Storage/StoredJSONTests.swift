@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StrongroomCore
 @testable import StrongroomStorage
 
 /// The hand-written path for plain string lists must read and write exactly what `JSONDecoder` and
@@ -50,6 +51,41 @@ struct StoredJSONTests {
             let text = try StoredJSON.encode(list)
             #expect(viaFoundation(text) == list)
             #expect(try StoredJSON.decode([String].self, from: text, column: "scopes") == list)
+        }
+    }
+}
+
+/// The memo of decoded client metadata must return what decoding the same text returns, follow the
+/// text when it changes, stay within its capacity and refuse malformed text as decoding does.
+@Suite("Decoded JSON memo")
+struct DecodedJSONMemoTests {
+    private func metadataText(name: String) throws -> String {
+        #"{"client_name":"\#(name)","redirect_uris":["https://rp.example/cb"],"token_endpoint_auth_method":"client_secret_basic","grant_types":["client_credentials"],"response_types":[],"scope":"profile"}"#
+    }
+
+    @Test("The memo returns exactly what decoding returns, and follows a changed text")
+    func memoFollowsTheText() throws {
+        let memo = DecodedJSONMemo<ClientMetadata>(capacity: 2)
+        let first = try metadataText(name: "first")
+        let decoded = try StoredJSON.decode(ClientMetadata.self, from: first, column: "metadata")
+        #expect(try memo.decode(first, column: "metadata") == decoded)
+        #expect(try memo.decode(first, column: "metadata") == decoded)  // from the memo
+        let renamed = try metadataText(name: "renamed")
+        let again = try memo.decode(renamed, column: "metadata")
+        #expect(again.clientName == "renamed")
+        #expect(try memo.decode(first, column: "metadata").clientName == "first")
+        // More distinct texts than the capacity: every answer still matches its own text.
+        for index in 0..<5 {
+            #expect(try memo.decode(try metadataText(name: "client \(index)"), column: "metadata").clientName == "client \(index)")
+        }
+        #expect(try memo.decode(first, column: "metadata") == decoded)
+    }
+
+    @Test("Malformed text is refused as StorageError, and not remembered")
+    func malformedIsRefused() throws {
+        let memo = DecodedJSONMemo<ClientMetadata>(capacity: 4)
+        for _ in 0..<2 {
+            #expect(throws: StorageError.self) { try memo.decode(#"{"client_name":"#, column: "metadata") }
         }
     }
 }
