@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
+import Synchronization
 
 /// Prometheus as the swift-metrics backend, and the per-request metrics of the HTTP layer.
 public enum ServerMetrics {
@@ -21,6 +22,7 @@ public enum ServerMetrics {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         state.registry = registry
+        cachedHandles.withLock { $0.removeAll() }
         return registry
     }
 
@@ -29,6 +31,7 @@ public enum ServerMetrics {
         state.lock.lock()
         defer { state.lock.unlock() }
         state.registry = registry
+        cachedHandles.withLock { $0.removeAll() }
     }
 
     /// The registry `/metrics` exposes, if one was bootstrapped.
@@ -40,10 +43,26 @@ public enum ServerMetrics {
 
     /// `strongroom_requests_total{endpoint,status}` and `strongroom_request_duration_seconds{endpoint}`.
     static func record(endpoint: Endpoint, status: Int, nanoseconds: Int64) {
-        Counter(label: "strongroom_requests_total", dimensions: [("endpoint", endpoint.rawValue), ("status", String(status))])
-            .increment()
-        Metrics.Timer(label: "strongroom_request_duration_seconds", dimensions: [("endpoint", endpoint.rawValue)])
-            .recordNanoseconds(nanoseconds)
+        let (counter, timer) = handles(endpoint: endpoint, status: status)
+        counter.increment()
+        timer.recordNanoseconds(nanoseconds)
+    }
+
+    /// The metric objects of one endpoint and status, made once: asking swift-metrics for them on every
+    /// request would look them up in the backend's registry (a lock and a string-keyed table) each time.
+    /// Emptied when the backend changes, so no handle of an earlier backend is kept.
+    private struct HandleKey: Hashable { var endpoint: Endpoint; var status: Int }
+    private static let cachedHandles = Mutex<[HandleKey: (Metrics.Counter, Metrics.Timer)]>([:])
+
+    private static func handles(endpoint: Endpoint, status: Int) -> (Metrics.Counter, Metrics.Timer) {
+        let key = HandleKey(endpoint: endpoint, status: status)
+        if let known = cachedHandles.withLock({ $0[key] }) { return known }
+        let made = (
+            Metrics.Counter(label: "strongroom_requests_total", dimensions: [("endpoint", endpoint.rawValue), ("status", String(status))]),
+            Metrics.Timer(label: "strongroom_request_duration_seconds", dimensions: [("endpoint", endpoint.rawValue)])
+        )
+        cachedHandles.withLock { $0[key] = made }
+        return made
     }
 
     /// Prometheus text exposition format 0.0.4.
