@@ -16,9 +16,15 @@ public struct StrongroomRequestContext: InitializableFromSource<ApplicationReque
 
     public init(source: ApplicationRequestContextSource) {
         let channel = source.channel
-        self.remoteAddress = channel.remoteAddress?.ipAddress
         self.logger = source.logger
-        self.presentedChain = { await channel.strongroomPresentedChainDER() }
+        if let connection = ConnectionFacts.current, connection.channel === channel {
+            // Read once per connection, not once per request: the peer and the TLS chain cannot change.
+            self.remoteAddress = connection.remoteAddress
+            self.presentedChain = { await connection.presentedChain() }
+        } else {
+            self.remoteAddress = channel.remoteAddress?.ipAddress
+            self.presentedChain = { await channel.strongroomPresentedChainDER() }
+        }
     }
 
     /// For in-process tests: no socket.
@@ -45,6 +51,11 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
     let metricsToken: String?
     /// `metrics.public`: `/metrics` answers without a credential.
     let metricsPublic: Bool
+    /// `server.client_certificate_header` lower-cased, its `-chain` companion, and every header name
+    /// that never reaches the engine as an ordinary header (worked out once, not per request).
+    let certificateHeader: String
+    let chainHeader: String
+    let strippedHeaders: Set<String>
 
     public init(engine: E, settings: ServerSettings, issuer: String, pages: PageRenderer, listener: Listener, logger: Logger,
                 metricsToken: String? = nil, metricsPublic: Bool = false) {
@@ -57,6 +68,9 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
         self.listener = listener
         self.proxies = TrustedProxies(settings.trustedProxies)
         self.logger = logger
+        self.certificateHeader = settings.clientCertificateHeader.lowercased()
+        self.chainHeader = ClientCertificateSource.chainHeaderName(for: certificateHeader)
+        self.strippedHeaders = ClientCertificateSource.strippedHeaderNames(certificateHeader: certificateHeader)
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -171,13 +185,11 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             body.append(contentsOf: chunk.readableBytesView)
         }
 
-        let certificateHeader = settings.clientCertificateHeader.lowercased()
-        let stripped = ClientCertificateSource.strippedHeaderNames(certificateHeader: certificateHeader)
         var headers: [Param] = []
+        headers.reserveCapacity(request.headers.count)
         var forwardedCertificate: String?
         var forwardedCertificateCount = 0
         var forwardedChain: String?
-        let chainHeader = ClientCertificateSource.chainHeaderName(for: certificateHeader)
         for field in request.headers {
             let name = field.name.canonicalName
             if name == certificateHeader {
@@ -187,7 +199,7 @@ public struct StrongroomResponder<E: EngineEndpoints>: HTTPResponder {
             if name == chainHeader {
                 forwardedChain = forwardedChain.map { $0 + ", " + field.value } ?? field.value
             }
-            if stripped.contains(name) { continue }
+            if strippedHeaders.contains(name) { continue }
             headers.append(Param(name, field.value))
         }
 

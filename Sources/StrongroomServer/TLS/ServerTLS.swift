@@ -111,8 +111,17 @@ public struct ClientCertificateTLSChannel<BaseChannel: ServerChildChannel>: Serv
         }
     }
 
+    /// Handles the connection with its `ConnectionFacts` as the task-local value the requests read.
+    ///
+    /// The task stays on the global executor, as Hummingbird runs it. Running it on the connection's
+    /// event loop instead (a `TaskExecutor` over the loop) was measured on one core: introspection
+    /// gained about a fifth, token requests nothing, and GET /jwks lost about a third, because the
+    /// loop then answers each connection as soon as it is read instead of in batches
+    /// (docs/benchmarks.md, "Thread hops").
     public func handle(value: BaseChannel.Value, logger: Logger) async {
-        await self.baseChannel.handle(value: value, logger: logger)
+        await ConnectionFacts.$current.withValue(ConnectionFacts(value.channel)) {
+            await self.baseChannel.handle(value: value, logger: logger)
+        }
     }
 }
 
