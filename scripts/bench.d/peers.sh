@@ -255,12 +255,12 @@ peers_report() {
         else printf '  %-9s %s\n' "$p:" "${PEER_SETUP[$p]:-?}"; fi
     done
     echo
-    printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %7s %7s %7s\n' peer scenario "req/s" "p50 ms" "p99 ms" errors "RSS MiB" "us/req" "server" "other" "wrk"
+    printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %7s %7s %7s %7s\n' peer scenario "req/s" "p50 ms" "p99 ms" errors "RSS MiB" "us/req" "server" "other" "wrk" "core $CLIENT_CORE"
     for p in nginx authlib dot dot-plain glewlwyd; do
         for k in a b c d e; do
             [[ -n "${R[$p.$k.rps]:-}" ]] || continue
-            printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %6s%% %6s%% %6s%%\n' "$p" "${NAME[$k]}" "${R[$p.$k.rps]}" "${R[$p.$k.p50]}" "${R[$p.$k.p99]}" \
-                "${R[$p.$k.errors]}" "${R[$p.$k.rss]}" "${R[$p.$k.cpureq]}" "${R[$p.$k.srvcpu]}" "${R[$p.$k.other]}" "${R[$p.$k.wrkcpu]}"
+            printf '%-10s %-44s %8s %7s %7s %6s %7s %6s %6s%% %6s%% %6s%% %6s%%\n' "$p" "${NAME[$k]}" "${R[$p.$k.rps]}" "${R[$p.$k.p50]}" "${R[$p.$k.p99]}" \
+                "${R[$p.$k.errors]}" "${R[$p.$k.rss]}" "${R[$p.$k.cpureq]}" "${R[$p.$k.srvcpu]}" "${R[$p.$k.other]}" "${R[$p.$k.wrkcpu]}" "${R[$p.$k.core1]}"
         done
     done
     echo "(RSS here: the resident memory of the peer's processes together after the scenario; e is checked by status and"
