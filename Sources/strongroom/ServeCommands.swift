@@ -24,6 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     static func serve(_ config: StrongroomConfiguration) async throws {
+        // First, before the engine or the listeners touch NIO's shared event-loop group.
+        ProcessCPUs.sizeNIOSingletons()
         // The service settings must be able to satisfy every profile its scopes select
         // (reference: service configuration tables); `strongroom config check` prints the same list.
         let violations = ServiceConformance(service: config.service).violations()

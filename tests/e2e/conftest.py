@@ -119,7 +119,8 @@ class ConfiguredServer:
 class RunningServer(ConfiguredServer):
     """One `strongroom serve` process and what a test needs to talk to it."""
 
-    def __init__(self, binary: str, kit: Path, config_name: str, config: dict, port: int, mtls_port: int):
+    def __init__(self, binary: str, kit: Path, config_name: str, config: dict, port: int, mtls_port: int,
+                 command_prefix: tuple[str, ...] = ()):
         self.kit = kit
         self.port = port
         self.mtls_port = mtls_port
@@ -129,7 +130,7 @@ class RunningServer(ConfiguredServer):
         self.log_path = kit / (config_name + ".log")
         self.issuer = config["service"]["issuer"]
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary, "serve", "--config", str(self.config_path)], cwd=kit,
+        self.proc = subprocess.Popen([*command_prefix, binary, "serve", "--config", str(self.config_path)], cwd=kit,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.api = Server(self.issuer, str(kit / "ca.pem"), mtls_port)
         self._wait()
