@@ -12,7 +12,20 @@ public enum InteractionID {
             let trimmed = presented.trimmingCharacters(in: .whitespaces)
             if isValid(trimmed) { return trimmed }
         }
-        return UUID().uuidString.lowercased()
+        return minted()
+    }
+
+    /// A random (version 4) UUID from the system generator (getrandom). Foundation's `UUID()` on
+    /// Linux opens and reads /dev/urandom on every call: a file open per response that sent no id.
+    static func minted() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        var b = withUnsafeBytes(of: high.bigEndian, Array.init) + withUnsafeBytes(of: low.bigEndian, Array.init)
+        b[6] = (b[6] & 0x0F) | 0x40  // version 4
+        b[8] = (b[8] & 0x3F) | 0x80  // RFC 4122 variant
+        let uuid = UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        return uuid.uuidString.lowercased()
     }
 
     public static func isValid(_ value: String) -> Bool {

@@ -181,3 +181,22 @@ import Testing
         #expect(SessionCookie.value(fromCookieHeaders: []) == nil)
     }
 }
+
+extension ServerInteractionIDTests {
+    /// Minted ids (made without Foundation's UUID()) are lower-case RFC 4122 version-4 UUIDs, distinct
+    /// from one another.
+    @Test func mintedIDsAreRandomVersion4UUIDs() {
+        var seen = Set<String>()
+        for _ in 0..<1000 {
+            let id = InteractionID.minted()
+            #expect(InteractionID.isValid(id))
+            #expect(id == id.lowercased())
+            let chars = Array(id)
+            #expect(chars[14] == "4")
+            #expect("89ab".contains(chars[19]))
+            #expect(UUID(uuidString: id) != nil)
+            seen.insert(id)
+        }
+        #expect(seen.count == 1000)
+    }
+}
