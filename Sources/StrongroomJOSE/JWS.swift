@@ -249,15 +249,8 @@ public enum JWSVerifier {
             guard let n = key.member("n"), let e = key.member("e"),
                 let publicKey = try? _RSA.Signing.PublicKey(n: n, e: e)
             else { throw .weakKey("RSA key cannot be loaded") }
-            let sig = _RSA.Signing.RSASignature(rawRepresentation: signature)
-            // PS*: RSASSA-PSS, MGF1 with the same hash, salt length = hash length (RFC 7518 §3.5);
-            // swift-crypto's `.PSS` uses exactly that.
-            let padding: _RSA.Signing.Padding = [.ps256, .ps384, .ps512].contains(alg) ? .PSS : .insecurePKCS1v1_5
-            switch alg {
-            case .ps256, .rs256: return publicKey.isValidSignature(sig, for: SHA256.hash(data: input), padding: padding)
-            case .ps384, .rs384: return publicKey.isValidSignature(sig, for: SHA384.hash(data: input), padding: padding)
-            default: return publicKey.isValidSignature(sig, for: SHA512.hash(data: input), padding: padding)
-            }
+            guard let scheme = RSAScheme(alg) else { return false }
+            return scheme.isValid(signature, over: input, publicKey: publicKey)
         case .es256:
             // RFC 7518 §3.4: R || S, each the field size.
             guard signature.count == 64 else { return false }

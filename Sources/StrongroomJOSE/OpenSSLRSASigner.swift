@@ -36,13 +36,11 @@ final class OpenSSLRSASigner: @unchecked Sendable {
         EVP_PKEY_free(key)
     }
 
-    enum Digest { case sha256, sha384, sha512 }
-
-    /// The signature over `data`: the digest is computed by OpenSSL (EVP_DigestSign).
-    func sign(_ data: Data, digest: Digest, pss: Bool) -> Data? {
+    /// The signature over `data` under `scheme`: the digest is computed by OpenSSL (EVP_DigestSign).
+    func sign(_ data: Data, scheme: RSAScheme) -> Data? {
         guard let context = EVP_MD_CTX_new() else { return nil }
         defer { EVP_MD_CTX_free(context) }
-        let md: OpaquePointer? = switch digest {
+        let md: OpaquePointer? = switch scheme.digest {
         case .sha256: EVP_sha256()
         case .sha384: EVP_sha384()
         case .sha512: EVP_sha512()
@@ -52,7 +50,7 @@ final class OpenSSLRSASigner: @unchecked Sendable {
             ERR_clear_error()
             return nil
         }
-        if pss {
+        if scheme.pss {
             guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
                   EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_DIGEST) == 1 else {
                 ERR_clear_error()

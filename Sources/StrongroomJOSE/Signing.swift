@@ -40,28 +40,11 @@ public struct ServerSigningKey: Sendable {
     /// Loads the key into OpenSSL and keeps it only if a probe signature made there verifies with
     /// swift-crypto under this algorithm's digest and padding.
     static func checkedOpenSSLSigner(for key: _RSA.Signing.PrivateKey, algorithm: JWSAlgorithm) -> OpenSSLRSASigner? {
-        guard let signer = OpenSSLRSASigner(pkcs1DER: key.derRepresentation) else { return nil }
+        guard let scheme = RSAScheme(algorithm), let signer = OpenSSLRSASigner(pkcs1DER: key.derRepresentation) else { return nil }
         let probe = Data("strongroom signing-key probe \(algorithm.rawValue)".utf8)
-        let (digest, pss) = rsaParameters(algorithm)
-        let padding: _RSA.Signing.Padding = pss ? .PSS : .insecurePKCS1v1_5
-        guard let raw = signer.sign(probe, digest: digest, pss: pss) else { return nil }
-        let signature = _RSA.Signing.RSASignature(rawRepresentation: raw)
-        let valid = switch digest {
-        case .sha256: key.publicKey.isValidSignature(signature, for: SHA256.hash(data: probe), padding: padding)
-        case .sha384: key.publicKey.isValidSignature(signature, for: SHA384.hash(data: probe), padding: padding)
-        case .sha512: key.publicKey.isValidSignature(signature, for: SHA512.hash(data: probe), padding: padding)
-        }
-        return valid ? signer : nil
-    }
-
-    /// The digest, and whether the padding is PSS (PS*) rather than PKCS #1 v1.5 (RS*).
-    static func rsaParameters(_ algorithm: JWSAlgorithm) -> (digest: OpenSSLRSASigner.Digest, pss: Bool) {
-        let pss = [.ps256, .ps384, .ps512].contains(algorithm)
-        switch algorithm {
-        case .ps384, .rs384: return (.sha384, pss)
-        case .ps512, .rs512: return (.sha512, pss)
-        default: return (.sha256, pss)
-        }
+        guard let signature = signer.sign(probe, scheme: scheme),
+              scheme.isValid(signature, over: probe, publicKey: key.publicKey) else { return nil }
+        return signer
     }
 
     public static func generate(_ algorithm: JWSAlgorithm) throws -> ServerSigningKey {
@@ -140,16 +123,9 @@ public struct ServerSigningKey: Sendable {
     public func signature(for data: Data) throws -> Data {
         switch backing {
         case .rsa(let k):
-            let (digest, pss) = Self.rsaParameters(algorithm)
-            if let rsaSigner, let signature = rsaSigner.sign(data, digest: digest, pss: pss) {
-                return signature
-            }
-            let padding: _RSA.Signing.Padding = pss ? .PSS : .insecurePKCS1v1_5
-            switch digest {
-            case .sha256: return try k.signature(for: SHA256.hash(data: data), padding: padding).rawRepresentation
-            case .sha384: return try k.signature(for: SHA384.hash(data: data), padding: padding).rawRepresentation
-            case .sha512: return try k.signature(for: SHA512.hash(data: data), padding: padding).rawRepresentation
-            }
+            guard let scheme = RSAScheme(algorithm) else { throw JOSEError.algorithmNotAllowed(algorithm.rawValue) }
+            if let rsaSigner, let signature = rsaSigner.sign(data, scheme: scheme) { return signature }
+            return try scheme.signature(over: data, key: k)
         case .p256(let k): return try k.signature(for: data).rawRepresentation
         case .p384(let k): return try k.signature(for: data).rawRepresentation
         case .p521(let k): return try k.signature(for: data).rawRepresentation

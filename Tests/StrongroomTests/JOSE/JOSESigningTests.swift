@@ -54,8 +54,9 @@ import _CryptoExtras
         let signer = try #require(key.rsaSigner, "the OpenSSL signer did not load the key")
         guard case .rsa(let priv) = key.backing else { Issue.record("not RSA"); return }
         let data = Data("payload for \(alg.rawValue)".utf8)
-        let (digest, pss) = ServerSigningKey.rsaParameters(alg)
-        let direct = try #require(signer.sign(data, digest: digest, pss: pss))
+        let scheme = try #require(RSAScheme(alg))
+        let (digest, pss) = (scheme.digest, scheme.pss)
+        let direct = try #require(signer.sign(data, scheme: scheme))
         let viaKey = try key.signature(for: data)
         #expect(direct.count == 256 && viaKey.count == 256)
         let padding: _RSA.Signing.Padding = pss ? .PSS : .insecurePKCS1v1_5
