@@ -8,8 +8,8 @@ import NIOCore
 /// with `taskset -c 0` (or a systemd `CPUAffinity=`) on a two-core machine ran two event loops on
 /// its one core. The connections were then spread over two loops that woke and preempted each other
 /// and the Swift-concurrency threads, about two context switches per request (docs/benchmarks.md).
-/// The mask is read from `/proc/self/status` (`Cpus_allowed_list`; NIO's own reader is internal); the smaller of the two counts
-/// wins, so a cgroup limit still applies.
+/// The mask is read from `/proc/self/status` (`Cpus_allowed_list`; NIO's own reader is internal);
+/// the smaller of the two counts wins, so a cgroup limit still applies.
 public enum ProcessCPUs {
     /// CPUs in this process's affinity mask, or nil where it cannot be read.
     public static var affinityCount: Int? {

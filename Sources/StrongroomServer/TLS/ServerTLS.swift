@@ -117,7 +117,7 @@ public struct ClientCertificateTLSChannel<BaseChannel: ServerChildChannel>: Serv
     /// event loop instead (a `TaskExecutor` over the loop) was measured on one core: introspection
     /// gained about a fifth, token requests nothing, and GET /jwks lost about a third, because the
     /// loop then answers each connection as soon as it is read instead of in batches
-    /// (docs/benchmarks.md, "Thread hops").
+    /// (docs/benchmarks.md, "Tried and not kept").
     public func handle(value: BaseChannel.Value, logger: Logger) async {
         await ConnectionFacts.$current.withValue(ConnectionFacts(value.channel)) {
             await self.baseChannel.handle(value: value, logger: logger)

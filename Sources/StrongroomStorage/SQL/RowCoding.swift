@@ -41,22 +41,34 @@ enum StoredJSON {
 /// every request whose text rarely changes (a client's `metadata`, read to authenticate each token
 /// and introspection request): the same text always decodes to the same value, so reusing the value
 /// is exactly what `JSONDecoder` would return, and nothing can be stale; the row itself is still read
-/// every time. At most `capacity` texts are kept; when full, the memo starts again empty.
+/// every time. Bounded by entries and by the bytes of the texts kept (registration lets clients
+/// choose their metadata, so its size is theirs): when either bound would be passed the memo starts
+/// again empty, and a text longer than a tenth of the byte bound is decoded without being kept.
 final class DecodedJSONMemo<T: Decodable & Sendable>: Sendable {
-    private let entries = Mutex<[String: T]>([:])
+    private struct Table { var values: [String: T] = [:]; var bytes = 0 }
+    private let table = Mutex(Table())
     let capacity: Int
+    let byteCapacity: Int
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, byteCapacity: Int) {
+        self.capacity = capacity
+        self.byteCapacity = byteCapacity
+    }
 
     func decode(_ text: String, column: String) throws -> T {
-        if let known = entries.withLock({ $0[text] }) { return known }
+        if let known = table.withLock({ $0.values[text] }) { return known }
         let value = try StoredJSON.decode(T.self, from: text, column: column)
-        entries.withLock { table in
-            if table.count >= capacity { table.removeAll(keepingCapacity: true) }
-            table[text] = value
+        let size = text.utf8.count
+        guard size <= byteCapacity / 10 else { return value }
+        table.withLock { t in
+            if t.values.count >= capacity || t.bytes + size > byteCapacity { t = Table() }
+            if t.values.updateValue(value, forKey: text) == nil { t.bytes += size }
         }
         return value
     }
+
+    /// Texts kept, and their bytes (for tests).
+    var usage: (entries: Int, bytes: Int) { table.withLock { ($0.values.count, $0.bytes) } }
 }
 
 /// The JSON text of a list of strings that need no escaping, e.g. `["openid","accounts"]`: scope

@@ -15,8 +15,9 @@ extension Client: TableRecord {
         .date("updated_at", \.updatedAt),
     ])
 
-    /// Client metadata is decoded once per distinct stored text (see `DecodedJSONMemo`).
-    static let metadataMemo = DecodedJSONMemo<ClientMetadata>(capacity: 1024)
+    /// Client metadata is decoded once per distinct stored text (see `DecodedJSONMemo`): at most 1,024
+    /// texts and 4 MiB of them.
+    static let metadataMemo = DecodedJSONMemo<ClientMetadata>(capacity: 1024, byteCapacity: 4 << 20)
 
     init(row: StoredRow<Client>) throws {
         self.init(

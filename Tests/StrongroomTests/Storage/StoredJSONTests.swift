@@ -65,7 +65,7 @@ struct DecodedJSONMemoTests {
 
     @Test("The memo returns exactly what decoding returns, and follows a changed text")
     func memoFollowsTheText() throws {
-        let memo = DecodedJSONMemo<ClientMetadata>(capacity: 2)
+        let memo = DecodedJSONMemo<ClientMetadata>(capacity: 2, byteCapacity: 1 << 20)
         let first = try metadataText(name: "first")
         let decoded = try StoredJSON.decode(ClientMetadata.self, from: first, column: "metadata")
         #expect(try memo.decode(first, column: "metadata") == decoded)
@@ -79,11 +79,30 @@ struct DecodedJSONMemoTests {
             #expect(try memo.decode(try metadataText(name: "client \(index)"), column: "metadata").clientName == "client \(index)")
         }
         #expect(try memo.decode(first, column: "metadata") == decoded)
+        #expect(memo.usage.entries <= 2)
+    }
+
+    @Test("The memo keeps no more bytes than its bound, and no text over a tenth of it")
+    func memoIsBoundedByBytes() throws {
+        let memo = DecodedJSONMemo<ClientMetadata>(capacity: 1000, byteCapacity: 3000)
+        let large = try metadataText(name: String(repeating: "x", count: 300))
+        #expect(large.utf8.count > 300)
+        #expect(try memo.decode(large, column: "metadata").clientName?.count == 300)
+        #expect(memo.usage.entries == 0)
+        var mostKept = 0
+        for index in 0..<40 {
+            let text = try metadataText(name: "client \(index)")
+            #expect(text.utf8.count <= 300)
+            #expect(try memo.decode(text, column: "metadata").clientName == "client \(index)")
+            #expect(memo.usage.bytes <= 3000)
+            mostKept = max(mostKept, memo.usage.entries)
+        }
+        #expect(mostKept >= 10)  // kept until the byte bound, then started again
     }
 
     @Test("Malformed text is refused as StorageError, and not remembered")
     func malformedIsRefused() throws {
-        let memo = DecodedJSONMemo<ClientMetadata>(capacity: 4)
+        let memo = DecodedJSONMemo<ClientMetadata>(capacity: 4, byteCapacity: 1 << 20)
         for _ in 0..<2 {
             #expect(throws: StorageError.self) { try memo.decode(#"{"client_name":"#, column: "metadata") }
         }
