@@ -262,74 +262,69 @@ def check_winner_revoked(conn: Conn, d: Deployment, body: dict, tally: Tally, wh
         assert r.status == 400 and r.error == "invalid_grant", f"{what} trial {trial}: winner's refresh token: {r.describe()}"
 
 
-def run_code_races(d: Deployment, trials: int) -> Tally:
-    tally = Tally("authorization code", d.name)
+def run_races(d: Deployment, tally: Tally, label: str, start_items, body_for, check) -> Tally:
+    """Races one request per item at two connections at once and judges each trial.
+
+    `start_items(auth)` starts prefetching the trials' inputs (closed at the end); `body_for(item)` is
+    the token request both connections send; `check(checker, item, tokens, trial)` runs the
+    scenario's own assertions on the winner's tokens."""
     checker = d.nodes[-1].conn()
     racer = Racer(d.race_conns())
     auth = basic(PLAIN, d.secret)
-    codes = prefetch(lambda conn: authorize_code(conn, d.cookie, d.callback), trials, d.nodes[0].conn())
+    items = start_items(auth)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)  # hand the GIL over at once when the barrier lets both threads go
     started = time.monotonic()
     try:
-        for trial, (code, verifier) in enumerate(codes):
-            body = redeem_body(code, verifier, d.callback)
+        for trial, item in enumerate(items):
+            body = body_for(item)
             raw_a = racer.conns[0].build("POST", "/token", auth, body)
             raw_b = racer.conns[1].build("POST", "/token", auth, body)
             results, skew = racer.race(raw_a, raw_b)
             tally.trials += 1
             tally.skews.append(skew)
             tally.simultaneous += skew <= SIMULTANEOUS_NS
-            winner, tokens = judge(results, "code race", trial, tally)
+            winner, tokens = judge(results, label, trial, tally)
             tally.winners += 1
             tally.won_by[d.via[winner]] += 1
-            check_winner_revoked(checker, d, tokens, tally, "code race", trial)
+            check(checker, item, tokens, trial)
     finally:
         sys.setswitchinterval(switch)
         tally.seconds = time.monotonic() - started
-        codes.close()
+        items.close()
         racer.close()
         checker.close()
     return tally
+
+
+def run_code_races(d: Deployment, trials: int) -> Tally:
+    def start_items(auth: dict):
+        return prefetch(lambda conn: authorize_code(conn, d.cookie, d.callback), trials, d.nodes[0].conn())
+
+    def check(checker: Conn, item, tokens: dict, trial: int) -> None:
+        check_winner_revoked(checker, d, tokens, tally, "code race", trial)
+
+    tally = Tally("authorization code", d.name)
+    return run_races(d, tally, "code race", start_items,
+                     lambda item: redeem_body(item[0], item[1], d.callback), check)
 
 
 def run_refresh_races(d: Deployment, trials: int) -> Tally:
+    def start_items(auth: dict):
+        def fresh_tokens(conn: Conn) -> dict:
+            code, verifier = authorize_code(conn, d.cookie, d.callback)
+            r = conn.request("POST", "/token", auth, redeem_body(code, verifier, d.callback))
+            assert r.status == 200, f"redeeming a fresh code: {r.describe()}"
+            return r.json()
+        return prefetch(fresh_tokens, trials, d.nodes[0].conn())
+
+    def check(checker: Conn, first: dict, tokens: dict, trial: int) -> None:
+        assert tokens["refresh_token"] != first["refresh_token"], "demo-plain's refresh tokens must rotate"
+        check_winner_revoked(checker, d, tokens, tally, "refresh race", trial, also_inactive=(first["access_token"],))
+
     tally = Tally("rotating refresh token", d.name)
-    checker = d.nodes[-1].conn()
-    racer = Racer(d.race_conns())
-    auth = basic(PLAIN, d.secret)
-
-    def fresh_tokens(conn: Conn) -> dict:
-        code, verifier = authorize_code(conn, d.cookie, d.callback)
-        r = conn.request("POST", "/token", auth, redeem_body(code, verifier, d.callback))
-        assert r.status == 200, f"redeeming a fresh code: {r.describe()}"
-        return r.json()
-
-    families = prefetch(fresh_tokens, trials, d.nodes[0].conn())
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    started = time.monotonic()
-    try:
-        for trial, first in enumerate(families):
-            body = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
-            raw_a = racer.conns[0].build("POST", "/token", auth, body)
-            raw_b = racer.conns[1].build("POST", "/token", auth, body)
-            results, skew = racer.race(raw_a, raw_b)
-            tally.trials += 1
-            tally.skews.append(skew)
-            tally.simultaneous += skew <= SIMULTANEOUS_NS
-            winner, tokens = judge(results, "refresh race", trial, tally)
-            tally.winners += 1
-            tally.won_by[d.via[winner]] += 1
-            assert tokens["refresh_token"] != first["refresh_token"], "demo-plain's refresh tokens must rotate"
-            check_winner_revoked(checker, d, tokens, tally, "refresh race", trial, also_inactive=(first["access_token"],))
-    finally:
-        sys.setswitchinterval(switch)
-        tally.seconds = time.monotonic() - started
-        families.close()
-        racer.close()
-        checker.close()
-    return tally
+    return run_races(d, tally, "refresh race", start_items,
+                     lambda first: {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, check)
 
 
 def conclude(tally: Tally) -> None:
