@@ -252,22 +252,27 @@ import Testing
 
     // MARK: item 10 — theft detection wins its race
 
+    /// Redeems a fresh code of `plain` in storage and issues its tokens the way the token endpoint
+    /// does; with `revokingFirst` the code's lineage is revoked in between, as a concurrent replay
+    /// would after the winner redeemed the code but before its tokens were written.
+    func redeemAndIssue(_ h: H, revokingFirst: Bool) async throws -> [String: JSONValue] {
+        let code = try await codeFlowForPlain(h)
+        guard case .redeemed(let record) = try await h.engine.storage.redeemCode(hash: h.engine.hasher.hash(code), clientID: "plain", at: h.clock.now()) else {
+            Issue.record("code not redeemable"); return [:]
+        }
+        if revokingFirst { await h.engine.lineage.revoke(.code(record.id)) }
+        let auth = try await h.engine.clientAuthenticator.authenticate(H.post("/token", [], headers: [Self.plainBasic]), form: [], endpointPath: EndpointPath.token)
+        return try await h.engine.tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
+                                                    familyID: nil, binding: nil, profile: record.profile, authTime: record.authTime, acr: nil,
+                                                    nonce: nil, claimsRequest: nil, withIDToken: true, withRefresh: true)
+    }
+
     @Test func tokensIssuedAfterTheLineageWasRevokedAreDeadWhenHandedOut() async throws {
         let h = try await H.make()
         defer { Task { await h.close() } }
-        let code = try await codeFlowForPlain(h)
-        // A concurrent replay revoked this code's lineage after the winner redeemed it but before
-        // its tokens were written: model the interleaving by revoking first, then issuing.
-        guard case .redeemed(let record) = try await h.engine.storage.redeemCode(hash: h.engine.hasher.hash(code), clientID: "plain", at: h.clock.now()) else {
-            Issue.record("code not redeemable"); return
-        }
-        await h.engine.lineage.revoke(.code(record.id))
-        let auth = try await h.engine.clientAuthenticator.authenticate(H.post("/token", [], headers: [Self.plainBasic]), form: [], endpointPath: EndpointPath.token)
         // The request that consumed the code is answered (exactly one winner per race), but what
         // it is given is revoked before it leaves, and no ID token (it could not be recalled).
-        let body = try await h.engine.tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
-                                                       familyID: nil, binding: nil, profile: record.profile, authTime: record.authTime, acr: nil,
-                                                       nonce: nil, claimsRequest: nil, withIDToken: true, withRefresh: true)
+        let body = try await redeemAndIssue(h, revokingFirst: true)
         #expect(body["id_token"] == nil)
         let access = try #require(body["access_token"]?.stringValue)
         let refresh = try #require(body["refresh_token"]?.stringValue)
@@ -282,14 +287,7 @@ import Testing
     @Test func aLineageNotRevokedKeepsTheTokensIssued() async throws {
         let h = try await H.make()
         defer { Task { await h.close() } }
-        let code = try await codeFlowForPlain(h)
-        guard case .redeemed(let record) = try await h.engine.storage.redeemCode(hash: h.engine.hasher.hash(code), clientID: "plain", at: h.clock.now()) else {
-            Issue.record("code not redeemable"); return
-        }
-        let auth = try await h.engine.clientAuthenticator.authenticate(H.post("/token", [], headers: [Self.plainBasic]), form: [], endpointPath: EndpointPath.token)
-        let body = try await h.engine.tokenIssuer.issue(auth: auth, subject: record.subject, scopes: record.scopes, codeID: record.id, grantID: record.grantID,
-                                                       familyID: nil, binding: nil, profile: record.profile, authTime: record.authTime, acr: nil,
-                                                       nonce: nil, claimsRequest: nil, withIDToken: true, withRefresh: true)
+        let body = try await redeemAndIssue(h, revokingFirst: false)
         #expect(body["id_token"]?.stringValue != nil)
         let access = try #require(body["access_token"]?.stringValue)
         let intro = JSONValue.from(await h.engine.introspect(H.post("/introspect", [("token", access)], headers: [Self.plainBasic])))
